@@ -1,0 +1,115 @@
+"""Datasets: paired hazy/clear folders in the RESIDE layout, and haze synthesized on the fly.
+
+RESIDE layout: `root/hazy/<id>_<params>.<ext>` with its clear image at
+`root/clear/<id>.<ext>` (`gt/` or `GT/` also work), e.g. SOTS's
+`hazy/0001_0.8_0.2.jpg` and `clear/0001.png`, or ITS's `hazy/1_1_0.90179.png`
+and `clear/1.png`.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .image_io import ImageError, fit_within, load_image, resize
+from .scattering import random_haze
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
+
+
+def list_images(folder) -> list:
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, C) or (H, W) float array to a (C, H, W) tensor."""
+    image = image[:, :, None] if image.ndim == 2 else image
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+
+
+class PairedFolderDataset(Dataset):
+    """(name, hazy, clear) float arrays from a RESIDE-style folder pair."""
+
+    def __init__(self, root):
+        root = Path(root)
+        clear_folder = next((root / n for n in CLEAR_FOLDER_NAMES if (root / n).is_dir()), None)
+        if not (root / "hazy").is_dir() or clear_folder is None:
+            raise FileNotFoundError(f"{root} needs a hazy/ folder and a clear/ (or gt/) folder")
+        clear_by_stem = {p.stem: p for p in list_images(clear_folder)}
+        self.pairs = [(h, self.find_clear(h.stem, clear_by_stem)) for h in list_images(root / "hazy")]
+        missing = [h.name for h, c in self.pairs if c is None]
+        if missing:
+            raise FileNotFoundError(f"no clear image for {len(missing)} hazy images, e.g. {missing[0]}")
+        if not self.pairs:
+            raise FileNotFoundError(f"no images in {root / 'hazy'}")
+
+    @staticmethod
+    def find_clear(hazy_stem: str, clear_by_stem: dict):
+        """The clear image whose stem is the hazy stem with trailing `_<param>` fields removed."""
+        parts = hazy_stem.split("_")
+        for end in range(len(parts), 0, -1):
+            match = clear_by_stem.get("_".join(parts[:end]))
+            if match is not None:
+                return match
+        return None
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, index):
+        hazy_path, clear_path = self.pairs[index]
+        hazy, clear = load_image(hazy_path), load_image(clear_path)
+        if hazy.shape != clear.shape:
+            raise ImageError(f"{hazy_path.name} is {hazy.shape[:2]} but {clear_path.name} is {clear.shape[:2]}")
+        return hazy_path.stem, hazy, clear
+
+
+def random_crop(rng: np.random.Generator, size: int, *images):
+    """The same random size x size window of each image (all of equal height and width)."""
+    height, width = images[0].shape[:2]
+    top, left = rng.integers(0, height - size + 1), rng.integers(0, width - size + 1)
+    return [image[top : top + size, left : left + size] for image in images]
+
+
+class SyntheticHazeDataset(Dataset):
+    """Random crops of clear photos, hazed on the fly: (hazy, clear, transmission) tensors in [0, 1].
+
+    Each photo is kept at several scales so crops see both wide views and details.
+    Where `depth_folder` holds `<stem>.npy` (relative depth in [0, 1], same size as
+    the photo) it is used instead of the random depth prior.
+    """
+
+    def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 576), depth_folder=None, seed=0):
+        self.crop_size, self.length, self.seed = crop_size, length, seed
+        self.images = []  # (clear, depth or None) at every scale
+        for path in list_images(clear_folder):
+            clear = load_image(path)
+            depth_path = Path(depth_folder) / f"{path.stem}.npy" if depth_folder else None
+            depth = np.load(depth_path) if depth_path and depth_path.is_file() else None
+            for side in scales:
+                small = fit_within(clear, side)
+                if min(small.shape[:2]) < crop_size:
+                    continue
+                small_depth = None if depth is None else resize(depth, small.shape[1], small.shape[0])
+                self.images.append((small, small_depth))
+        if not self.images:
+            raise FileNotFoundError(f"no images of at least {crop_size} px in {clear_folder}")
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng((self.seed, index))
+        clear, depth = self.images[rng.integers(len(self.images))]
+        if depth is None:
+            (clear,) = random_crop(rng, self.crop_size, clear)
+        else:
+            clear, depth = random_crop(rng, self.crop_size, clear, depth)
+        if rng.random() < 0.5:
+            clear = clear[:, ::-1]
+            depth = None if depth is None else depth[:, ::-1]
+        hazy, transmission, _, _ = random_haze(clear, rng, depth)
+        return to_tensor(hazy), to_tensor(clear), to_tensor(transmission)
+

@@ -1,0 +1,93 @@
+"""The conditional GAN: a DeblurGAN-style ResNet generator and a PatchGAN critic.
+
+Follows the ResNet generator and PatchGAN discriminator of pix2pix/CycleGAN
+(Isola et al. 2017, Zhu et al. 2017) as used by DeblurGAN (Kupyn et al. 2018):
+the generator predicts a residual that a global skip adds to its input, and the
+critic scores overlapping patches of (hazy, candidate) pairs.
+"""
+
+import torch
+import torch.nn as nn
+
+
+class ResnetBlock(nn.Module):
+    """conv3x3 - norm - ReLU - conv3x3 - norm, added to the input."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, kernel_size=3),
+            nn.InstanceNorm2d(channels),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, kernel_size=3),
+            nn.InstanceNorm2d(channels),
+        )
+
+    def forward(self, x):
+        return x + self.block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """7x7 stem, 2 stride-2 encoders, n ResnetBlocks, 2 decoders, 7x7 head with tanh, global skip.
+
+    Works in [-1, 1]: output = clamp(input + tanh(net(input)), -1, 1).
+    Input height and width must be multiples of 4.
+    """
+
+    def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9):
+        super().__init__()
+        layers = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(channels, ngf, kernel_size=7),
+            nn.InstanceNorm2d(ngf),
+            nn.ReLU(True),
+        ]
+        for i in range(2):  # encoders
+            width = ngf * 2**i
+            layers += [
+                nn.Conv2d(width, width * 2, kernel_size=3, stride=2, padding=1),
+                nn.InstanceNorm2d(width * 2),
+                nn.ReLU(True),
+            ]
+        layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
+        for i in range(2):  # decoders
+            width = ngf * 2 ** (2 - i)
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, kernel_size=3, stride=2, padding=1, output_padding=1),
+                nn.InstanceNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, channels, kernel_size=7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return torch.clamp(x + self.model(x), -1.0, 1.0)
+
+
+class PatchCritic(nn.Module):
+    """PatchGAN critic (70x70 receptive field for n_layers=3) with no sigmoid, for WGAN-GP.
+
+    Takes the hazy image and a candidate clear image concatenated on channels. Uses
+    instance norm, not batch norm, so the gradient penalty stays per-sample.
+    """
+
+    def __init__(self, in_channels: int = 6, ndf: int = 64, n_layers: int = 3):
+        super().__init__()
+        layers = [nn.Conv2d(in_channels, ndf, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        width = ndf
+        for n in range(1, n_layers + 1):
+            next_width = ndf * min(2**n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [
+                nn.Conv2d(width, next_width, kernel_size=4, stride=stride, padding=1),
+                nn.InstanceNorm2d(next_width, affine=True),
+                nn.LeakyReLU(0.2, True),
+            ]
+            width = next_width
+        layers += [nn.Conv2d(width, 1, kernel_size=4, stride=1, padding=1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, hazy, candidate):
+        return self.model(torch.cat([hazy, candidate], dim=1))

@@ -1,0 +1,122 @@
+"""Build the training and held-out test sets from freely licensed photographs on disk.
+
+Sources are Debian wallpaper packages and the photographs bundled with
+scikit-image. Clear images go to `<out>/train/clear` and `<out>/test/clear`; the
+test split is also hazed once, with a fixed seed, into `<out>/test/hazy` in the
+RESIDE layout (`<name>_<beta>_<airlight>.png` beside `clear/<name>.png`).
+
+    sudo apt-get install mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
+    python -m dehaze.prepare_data --out data
+"""
+
+import argparse
+import csv
+import glob
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .image_io import fit_within, load_image, save_image
+from .scattering import depth_from_disparity, random_haze
+
+LOMIRI = "/usr/share/backgrounds"
+MATE = "/usr/share/backgrounds/mate/nature"
+PLASMA = "/usr/share/wallpapers"
+
+# (name, Debian package or PyPI distribution, license, path or skimage file)
+PHOTOGRAPHS = [
+    *[(Path(f).stem, "lomiri-wallpapers-16.04", "CC-BY-SA-3.0", f"{LOMIRI}/{f}") for f in [
+        "Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Picture_0B_by_freespace.jpg",
+        "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg",
+        "free_by_Peter_Nerlich.jpg", "friends_by_Aitzol_Berasategi.jpg", "greentock_by_Peter_Nerlich.jpg",
+        "life_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+        "seeding_by_Clements_Engelhardt.jpg", "sunset_by_Aitzol_Berasategi.jpg"]],
+    ("Kleiber_by_Lukas_Baubkus", "lomiri-wallpapers-20.04", "CC-BY-SA-3.0", f"{LOMIRI}/Kleiber_by_Lukas_Baubkus.jpg"),
+    *[(f"mate_{n}", "mate-backgrounds", "GPL-2+", f"{MATE}/{n}.jpg") for n in [
+        "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops",
+        "Storm", "TwoWings", "Wood", "YellowFlower"]],
+    *[(f"plasma_{n}", "plasma-workspace-wallpapers", "LGPL-3 / CC-BY-SA (see package copyright)", f"{PLASMA}/{n}")
+      for n in ["BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
+                "Kite", "MilkyWay", "OneStandsOut", "Path", "Volna", "summer_1am"]],
+    *[(f"skimage_{Path(n).stem}", "scikit-image", "CC0 / public domain (see skimage/data/README.txt)", f"skimage:{n}")
+      for n in ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"]],
+]
+
+# Held out of training: chosen by hand to span landscapes, close-ups and indoor scenes.
+TEST_NAMES = {
+    "picosdeeuropa_by_Aitzol_Berasategi", "Bridge_by_Sander_Klootwijk", "mate_Storm", "mate_GreenMeadow",
+    "plasma_Path", "plasma_EveningGlow", "plasma_ColdRipple", "skimage_coffee",
+}
+
+MAX_SIDE = 768
+HAZES_PER_TEST_IMAGE = 3
+
+
+def resolve_path(source: str) -> str:
+    """File of a source: skimage's data folder, a Plasma wallpaper's largest image, or a plain path."""
+    if source.startswith("skimage:"):
+        import skimage.data
+
+        return os.path.join(os.path.dirname(skimage.data.__file__), source.split(":", 1)[1])
+    if os.path.isdir(source):
+        sizes = glob.glob(f"{source}/contents/images/*x*.*")
+        width_times_height = lambda p: np.prod([int(v) for v in Path(p).stem.split("x")])
+        return max(sizes, key=width_times_height)
+    return source
+
+
+def motorcycle_depth() -> np.ndarray:
+    """Real relative depth of skimage's stereo motorcycle, from its ground-truth disparity."""
+    import skimage.data
+
+    return depth_from_disparity(skimage.data.stereo_motorcycle()[2])
+
+
+def hazy_name(name: str, beta: float, airlight: float) -> str:
+    return f"{name}_{beta:.2f}_{airlight:.2f}.png"
+
+
+def prepare(out: Path, max_side: int = MAX_SIDE, seed: int = 0) -> None:
+    for folder in ("train/clear", "train/depth", "test/clear", "test/hazy"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, package, license_name, source in PHOTOGRAPHS:
+        path = resolve_path(source)
+        if not os.path.isfile(path):
+            print(f"skipping {name}: {path} not found (install the {package} package)")
+            continue
+        split = "test" if name in TEST_NAMES else "train"
+        clear = fit_within(load_image(path), max_side)
+        save_image(clear, out / split / "clear" / f"{name}.png")
+        depth = None
+        if name == "skimage_motorcycle_left":
+            depth = fit_within(motorcycle_depth(), max_side)
+            if split == "train":
+                np.save(out / "train" / "depth" / f"{name}.npy", depth)
+        if split == "test":
+            for _ in range(HAZES_PER_TEST_IMAGE):
+                hazy, _, beta, airlight = random_haze(clear, rng, depth)
+                save_image(hazy, out / "test" / "hazy" / hazy_name(name, beta, airlight))
+        rows.append({"name": name, "split": split, "package": package, "license": license_name, "source": path,
+                     "width": clear.shape[1], "height": clear.shape[0]})
+        print(f"{split:5s} {name}")
+    with open(out / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{sum(r['split'] == 'train' for r in rows)} train, {sum(r['split'] == 'test' for r in rows)} test -> {out}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("data"))
+    parser.add_argument("--max-side", type=int, default=MAX_SIDE, help="downscale photos so the long side fits")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the test split's haze")
+    args = parser.parse_args(argv)
+    prepare(args.out, args.max_side, args.seed)
+
+
+if __name__ == "__main__":
+    main()

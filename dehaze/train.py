@@ -1,0 +1,229 @@
+"""Train the GAN generator or MSCNN on haze synthesized from clear photos.
+
+    python -m dehaze.train gan   --data data/train/clear --depth data/train/depth --steps 3000
+    python -m dehaze.train mscnn --data data/train/clear --steps 2000
+
+A run folder (default runs/<model>) receives checkpoint.pt every --checkpoint-every
+steps and a sample grid (rows: hazy, output, clear) every --sample-every steps.
+Running the same command again resumes from the checkpoint. When the run ends
+(all steps, or the --minutes budget), the weights are exported as safetensors.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to_tensor
+from .gan import PatchCritic, ResnetGenerator
+from .image_io import save_image
+from .losses import PixelSSIMLoss, content_loss, critic_loss, generator_adversarial_loss
+from .mscnn import MSCNN
+from .weights import MODEL_FILES, WEIGHTS_DIR, save_weights
+
+
+class PairedCrops(torch.utils.data.Dataset):
+    """Random crops of a RESIDE-style paired folder, as (hazy, clear) tensors."""
+
+    def __init__(self, root, crop_size, length, seed=0):
+        self.pairs = [item[1:] for item in PairedFolderDataset(root)]
+        self.crop_size, self.length, self.seed = crop_size, length, seed
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng((self.seed, index))
+        hazy, clear = self.pairs[rng.integers(len(self.pairs))]
+        hazy, clear = random_crop(rng, self.crop_size, hazy, clear)
+        return to_tensor(hazy), to_tensor(clear)
+
+
+def make_dataset(args, length):
+    if args.paired:
+        return PairedCrops(args.data, args.crop_size, length, args.seed)
+    return SyntheticHazeDataset(args.data, args.crop_size, length, depth_folder=args.depth, seed=args.seed)
+
+
+def sample_grid(rows) -> np.ndarray:
+    """Stack batches of (B, 3, H, W) images in [0, 1] as rows of one picture."""
+    return np.concatenate([np.concatenate(list(r.permute(0, 2, 3, 1).cpu().numpy()), axis=1) for r in rows], axis=0)
+
+
+def set_learning_rate(optimizer, base_lr: float, step: int, total_steps: int) -> None:
+    """Constant for the first half of training, then linear decay to zero."""
+    half = total_steps // 2
+    scale = 1.0 if step < half else max(0.0, (total_steps - step) / max(total_steps - half, 1))
+    for group in optimizer.param_groups:
+        group["lr"] = base_lr * scale
+
+
+class GanTrainer:
+    """Generator and WGAN-GP critic; content loss on [0, 1] images, the networks work in [-1, 1]."""
+
+    def __init__(self, args, device):
+        self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks}
+        self.model = ResnetGenerator(**self.config).to(device)
+        self.critic = PatchCritic(ndf=args.ndf).to(device)
+        self.content = content_loss().to(device)
+        self.adv_weight, self.adv_start = args.adv_weight, args.adv_start
+        self.optimizers = {
+            "model": torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.5, 0.999)),
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=args.lr, betas=(0.5, 0.9)),
+        }
+        self.loss_name = "pixel+ssim" if isinstance(self.content, PixelSSIMLoss) else "perceptual-vgg19-conv3_3"
+
+    def modules(self):
+        return {"model": self.model, "critic": self.critic}
+
+    def step(self, step, hazy, clear, *_):
+        hazy_signed, clear_signed = hazy * 2 - 1, clear * 2 - 1
+        fake = self.model(hazy_signed)
+        losses = {}
+        adversarial = self.adv_weight > 0 and step >= self.adv_start
+        if adversarial:
+            self.optimizers["critic"].zero_grad()
+            loss_critic = critic_loss(self.critic, hazy_signed, clear_signed, fake)
+            loss_critic.backward()
+            self.optimizers["critic"].step()
+            losses["critic"] = loss_critic.item()
+        loss = self.content((fake + 1) / 2, clear)
+        losses["content"] = loss.item()
+        if adversarial:
+            adv = generator_adversarial_loss(self.critic, hazy_signed, fake)
+            losses["adv"] = adv.item()
+            loss = loss + self.adv_weight * adv
+        self.optimizers["model"].zero_grad()
+        loss.backward()
+        self.optimizers["model"].step()
+        return losses
+
+    def samples(self, hazy, clear, *_):
+        with torch.no_grad():
+            return [hazy, (self.model(hazy * 2 - 1) + 1) / 2, clear]
+
+
+class MscnnTrainer:
+    """MSE of fine and coarse transmission maps against the true transmission."""
+
+    def __init__(self, args, device):
+        self.config = {}
+        self.model = MSCNN().to(device)
+        self.optimizers = {"model": torch.optim.Adam(self.model.parameters(), lr=args.lr)}
+        self.loss_name = "mse(transmission), fine + coarse"
+
+    def modules(self):
+        return {"model": self.model}
+
+    def step(self, step, hazy, clear, transmission):
+        fine, coarse = self.model(hazy)
+        loss_fine = torch.nn.functional.mse_loss(fine, transmission)
+        loss = loss_fine + torch.nn.functional.mse_loss(coarse, transmission)
+        self.optimizers["model"].zero_grad()
+        loss.backward()
+        self.optimizers["model"].step()
+        return {"fine": loss_fine.item()}
+
+    def samples(self, hazy, clear, transmission):
+        with torch.no_grad():
+            return [hazy, self.model(hazy)[0].expand_as(hazy), transmission.expand_as(hazy)]
+
+
+def train(args):
+    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if args.model == "mscnn" and args.paired:
+        raise SystemExit("MSCNN learns transmission maps, which paired folders lack: train it on synthetic haze")
+    torch.manual_seed(args.seed)
+    trainer = (GanTrainer if args.model == "gan" else MscnnTrainer)(args, device)
+    run = Path(args.run_dir or f"runs/{args.model}")
+    run.mkdir(parents=True, exist_ok=True)
+    checkpoint_path, start = run / "checkpoint.pt", 0
+    if checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        for name, module in trainer.modules().items():
+            module.load_state_dict(state[name])
+        for name, optimizer in trainer.optimizers.items():
+            optimizer.load_state_dict(state[f"optimizer_{name}"])
+        start = state["step"]
+        print(f"resumed from {checkpoint_path} at step {start}")
+
+    def save_checkpoint(step):
+        state = {name: module.state_dict() for name, module in trainer.modules().items()}
+        for name, optimizer in trainer.optimizers.items():
+            state[f"optimizer_{name}"] = optimizer.state_dict()
+        state["step"] = step
+        torch.save(state, run / "checkpoint.tmp")
+        (run / "checkpoint.tmp").replace(checkpoint_path)
+
+    dataset = make_dataset(args, args.steps * args.batch_size)
+    fixed = [t[:4].to(device) for t in next(iter(DataLoader(dataset, batch_size=4)))]
+    batches = DataLoader(
+        Subset(dataset, range(start * args.batch_size, len(dataset))),
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+    )
+    deadline = time.time() + args.minutes * 60 if args.minutes else None
+    step = start
+    progress = tqdm(batches, initial=start, total=args.steps, desc=f"train {args.model}", dynamic_ncols=True)
+    for batch in progress:
+        trainer.model.train()
+        for optimizer in trainer.optimizers.values():
+            set_learning_rate(optimizer, args.lr, step, args.steps)
+        losses = trainer.step(step, *[t.to(device) for t in batch])
+        step += 1
+        progress.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
+        if step % args.sample_every == 0 or step == args.steps:
+            trainer.model.eval()
+            save_image(sample_grid(trainer.samples(*fixed)), run / f"samples_{step:06d}.png")
+        if step % args.checkpoint_every == 0:
+            save_checkpoint(step)
+        if deadline and time.time() > deadline:
+            print(f"time budget of {args.minutes} min reached at step {step}")
+            break
+    progress.close()
+    save_checkpoint(step)
+    export = Path(args.export or WEIGHTS_DIR / MODEL_FILES[args.model])
+    export.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(
+        trainer.model, export, trainer.config, steps=step, batch_size=args.batch_size, crop_size=args.crop_size,
+        data=args.data, loss=trainer.loss_name, adv_weight=getattr(trainer, "adv_weight", 0),
+    )
+    print(f"wrote {export} after {step} steps")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", choices=["gan", "mscnn"])
+    parser.add_argument("--data", required=True, help="folder of clear images, or with --paired a RESIDE folder")
+    parser.add_argument("--paired", action="store_true", help="--data is a RESIDE-style hazy/ + clear/ folder")
+    parser.add_argument("--depth", help="folder of <stem>.npy relative depth maps for some clear images")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--crop-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--ngf", type=int, default=64, help="generator width (first layer's filters)")
+    parser.add_argument("--n-blocks", type=int, default=9, help="generator ResBlocks")
+    parser.add_argument("--ndf", type=int, default=64, help="critic width (first layer's filters)")
+    parser.add_argument("--adv-weight", type=float, default=0.01, help="weight of the WGAN-GP term; 0 disables it")
+    parser.add_argument("--adv-start", type=int, default=0, help="step from which the adversarial term is on")
+    parser.add_argument("--minutes", type=float, help="stop (and export) after this much wall time")
+    parser.add_argument("--run-dir", help="checkpoints and samples; default runs/<model>")
+    parser.add_argument("--export", help="where to write the safetensors; default weights/<file>")
+    parser.add_argument("--sample-every", type=int, default=250)
+    parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Saving and loading model weights as safetensors (never pickles).
+
+Each file keeps the model's constructor arguments in its metadata, so a file
+alone rebuilds its model. Files are looked for in the local `weights/` folder
+(or $DEHAZE_WEIGHTS_DIR) first; if missing and $DEHAZE_HUB_REPO names a Hugging
+Face Hub repository, they are fetched from there unless HF_HUB_OFFLINE is set.
+"""
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, safe_open, save_file
+
+from .gan import ResnetGenerator
+from .mscnn import MSCNN
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+MODEL_FILES = {"gan": "generator.safetensors", "mscnn": "mscnn.safetensors"}
+MODEL_CLASSES = {"gan": ResnetGenerator, "mscnn": MSCNN}
+
+
+def save_weights(model: torch.nn.Module, path, config: dict, **metadata) -> None:
+    """Write a model's state dict with its constructor `config` and free-form metadata."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    text = {"config": json.dumps(config), **{k: str(v) for k, v in metadata.items()}}
+    save_file(state, str(path), metadata=text)
+
+
+def read_metadata(path) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
+def weights_path(name: str) -> Path:
+    """Local file of model `name` ('gan' or 'mscnn'), else a Hub download when configured and online."""
+    filename = MODEL_FILES[name]
+    local = Path(os.environ.get("DEHAZE_WEIGHTS_DIR", WEIGHTS_DIR)) / filename
+    if local.is_file():
+        return local
+    repo = os.environ.get("DEHAZE_HUB_REPO")
+    if repo and os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True"):
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo, filename))
+    raise FileNotFoundError(
+        f"Weights {filename} not found in {local.parent}. Train them with `python -m dehaze.train {name}` "
+        "or set DEHAZE_HUB_REPO to a Hugging Face repository that holds them."
+    )
+
+
+def load_model_file(name: str, path) -> torch.nn.Module:
+    config = json.loads(read_metadata(path).get("config", "{}"))
+    model = MODEL_CLASSES[name](**config)
+    model.load_state_dict(load_file(str(path)))
+    return model.eval().requires_grad_(False)
+
+
+@lru_cache(maxsize=None)
+def load_model(name: str) -> torch.nn.Module:
+    """The trained model `name` ('gan' or 'mscnn'), in eval mode, cached."""
+    return load_model_file(name, weights_path(name))
