@@ -19,29 +19,28 @@ class ImageError(ValueError):
     """An input that cannot be used as an image, with a human-readable reason."""
 
 
-def load_image(path) -> np.ndarray:
-    """Read an image file into a float32 RGB array in [0, 1]."""
+def load_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file into a float32 RGB array in [0, 1], refusing more than `max_pixels`."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"No such image file: {path}")
     try:
         with Image.open(path) as image:
-            check_size(image.width, image.height)
+            check_size(image.width, image.height, max_pixels)
             image.load()
             return validate_image(image)
     except UnidentifiedImageError:
         raise ImageError(f"{path.name} is not an image file (or its format is not supported).") from None
     except Image.DecompressionBombError:
-        raise ImageError(f"{path.name} is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from None
+        raise ImageError(f"{path.name} is too large: at most {max_pixels / 1e6:g} megapixels.") from None
     except (OSError, SyntaxError) as error:
         raise ImageError(f"{path.name} could not be decoded; the file may be corrupt ({error}).") from None
 
 
-def check_size(width: int, height: int) -> None:
-    if width * height > MAX_PIXELS:
+def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    if width * height > max_pixels:
         raise ImageError(
-            f"Image is {width}x{height} ({width * height / 1e6:.1f} MP); "
-            f"the limit is {MAX_PIXELS // 1_000_000} MP."
+            f"Image is {width}x{height} ({width * height / 1e6:.1f} MP); the limit is {max_pixels / 1e6:g} MP."
         )
     if min(width, height) < MIN_SIDE:
         raise ImageError(f"Image is {width}x{height}; both sides must be at least {MIN_SIDE} pixels.")
@@ -107,7 +106,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def save_image(image: np.ndarray, path) -> None:
     """Write a float image in [0, 1] (RGB or single channel) to any format PIL knows."""
-    Image.fromarray(to_uint8(image)).save(path)
+    Image.fromarray(to_uint8(image)).save(path, quality=95)  # quality applies to JPEG and WebP only
 
 
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:

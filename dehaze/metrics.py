@@ -45,3 +45,11 @@ def ssim_torch(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     numerator = (2 * mu_p * mu_t + SSIM_C1) * (2 * covariance + SSIM_C2)
     denominator = (mu_p**2 + mu_t**2 + SSIM_C1) * (var_p + var_t + SSIM_C2)
     return (numerator / denominator).mean()
+
+
+def score(prediction: np.ndarray, target: np.ndarray) -> dict:
+    """PSNR and SSIM of a prediction against its ground truth (same shape)."""
+    if prediction.shape != target.shape:
+        raise ValueError(f"ground truth is {target.shape[1]}x{target.shape[0]} but the image is "
+                         f"{prediction.shape[1]}x{prediction.shape[0]}")
+    return {"psnr": psnr(prediction, target), "ssim": ssim(prediction, target)}

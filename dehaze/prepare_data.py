@@ -51,6 +51,8 @@ TEST_NAMES = {
 
 MAX_SIDE = 768
 HAZES_PER_TEST_IMAGE = 3
+EXAMPLE_NAMES = ["picosdeeuropa_by_Aitzol_Berasategi", "mate_Storm", "plasma_Path", "skimage_coffee"]
+EXAMPLE_SIDE = 640
 
 
 def resolve_path(source: str) -> str:
@@ -109,13 +111,26 @@ def prepare(out: Path, max_side: int = MAX_SIDE, seed: int = 0) -> None:
     print(f"{sum(r['split'] == 'train' for r in rows)} train, {sum(r['split'] == 'test' for r in rows)} test -> {out}")
 
 
+def write_examples(test: Path, out: Path, side: int = EXAMPLE_SIDE) -> None:
+    """Small JPEG (hazy, clear) pairs of held-out photos, for the app's examples."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE_NAMES:
+        hazy_path = sorted((test / "hazy").glob(f"{name}_*.png"))[0]
+        for kind, path in (("hazy", hazy_path), ("clear", test / "clear" / f"{name}.png")):
+            save_image(fit_within(load_image(path), side), out / f"{name}_{kind}.jpg")
+    print(f"wrote {len(EXAMPLE_NAMES)} example pairs to {out}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("data"))
     parser.add_argument("--max-side", type=int, default=MAX_SIDE, help="downscale photos so the long side fits")
     parser.add_argument("--seed", type=int, default=0, help="seed of the test split's haze")
+    parser.add_argument("--examples", type=Path, help="also write small example pairs for the app here")
     args = parser.parse_args(argv)
     prepare(args.out, args.max_side, args.seed)
+    if args.examples:
+        write_examples(args.out / "test", args.examples)
 
 
 if __name__ == "__main__":

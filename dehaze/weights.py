@@ -60,5 +60,6 @@ def load_model_file(name: str, path) -> torch.nn.Module:
 
 @lru_cache(maxsize=None)
 def load_model(name: str) -> torch.nn.Module:
-    """The trained model `name` ('gan' or 'mscnn'), in eval mode, cached."""
-    return load_model_file(name, weights_path(name))
+    """The trained model `name` ('gan' or 'mscnn'), in eval mode on the GPU if there is one, cached."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return load_model_file(name, weights_path(name)).to(device)

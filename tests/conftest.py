@@ -1,0 +1,27 @@
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dehaze import load_image
+from dehaze.scattering import random_haze
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="session")
+def clear_photo():
+    """A real held-out photograph (640 px wide)."""
+    return load_image(EXAMPLES / "picosdeeuropa_by_Aitzol_Berasategi_clear.jpg")
+
+
+@pytest.fixture(scope="session")
+def hazy_pair(clear_photo):
+    """(hazy, clear, transmission, airlight) synthesized with a fixed seed."""
+    hazy, transmission, _, airlight = random_haze(clear_photo, np.random.default_rng(7))
+    return hazy, clear_photo, transmission, airlight

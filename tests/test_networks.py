@@ -1,0 +1,86 @@
+import numpy as np
+import torch
+
+from dehaze.gan import PatchCritic, ResnetGenerator
+from dehaze.losses import PixelSSIMLoss, content_loss, critic_loss, gradient_penalty
+from dehaze.mscnn import MSCNN, estimate_airlight_from_transmission
+
+
+def test_generator_shape_range_and_layout():
+    generator = ResnetGenerator(ngf=16)
+    x = torch.rand(2, 3, 64, 96) * 2 - 1
+    y = generator(x)
+    assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1
+    convs = [m for m in generator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs[0].kernel_size == (7, 7) and [c.stride for c in convs[1:3]] == [(2, 2), (2, 2)]
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in generator.modules()) == 2
+    assert len(convs) == 1 + 2 + 9 * 2 + 1
+
+
+def test_generator_global_skip_makes_a_zero_residual_the_identity():
+    generator = ResnetGenerator(ngf=8, n_blocks=2)
+    head = generator.model[-2]
+    torch.nn.init.zeros_(head.weight), torch.nn.init.zeros_(head.bias)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert torch.equal(generator(x), x)
+
+
+def test_patch_critic_scores_70px_patches():
+    critic = PatchCritic(ndf=8)
+    scores = critic(torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256))
+    assert scores.shape == (2, 1, 30, 30)
+
+
+class QuadraticCritic(torch.nn.Module):
+    """score(x) = sum(x^2): its gradient 2x differs per sample, so per-sample mistakes show."""
+
+    def forward(self, hazy, x):
+        return (x**2).sum(dim=(1, 2, 3)).view(-1, 1, 1, 1)
+
+
+def test_gradient_penalty_uses_per_sample_epsilon_and_norm():
+    real, fake = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)
+    torch.manual_seed(0)
+    penalty = gradient_penalty(QuadraticCritic(), None, real, fake)
+    torch.manual_seed(0)
+    epsilon = torch.rand(4, 1, 1, 1)
+    mixed = epsilon * real + (1 - epsilon) * fake
+    expected = 10 * (((2 * mixed).flatten(1).norm(dim=1) - 1) ** 2).mean()
+    assert torch.allclose(penalty, expected, rtol=1e-5)
+
+
+def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic():
+    weight = torch.randn(3, 4, 4)
+    weight /= weight.norm()
+    critic = lambda hazy, x: (x * weight).sum(dim=(1, 2, 3)).view(-1, 1, 1, 1)
+    assert gradient_penalty(critic, None, torch.rand(5, 3, 4, 4), torch.rand(5, 3, 4, 4)) < 1e-10
+
+
+def test_critic_loss_backpropagates_to_the_critic_only():
+    critic, generator = PatchCritic(ndf=8), ResnetGenerator(ngf=8, n_blocks=1)
+    hazy, real = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    critic_loss(critic, hazy, real, generator(hazy)).backward()
+    assert all(p.grad is not None for p in critic.parameters())
+    assert all(p.grad is None for p in generator.parameters())
+
+
+def test_content_loss_falls_back_to_pixel_ssim_without_vgg_weights(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEHAZE_VGG19_WEIGHTS", str(tmp_path / "missing.pth"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    loss = content_loss()
+    assert isinstance(loss, PixelSSIMLoss)
+    image = torch.rand(1, 3, 32, 32)
+    assert loss(image, image) < 1e-5 and loss(image, torch.rand(1, 3, 32, 32)) > 0.1
+
+
+def test_mscnn_maps_any_size_to_transmission():
+    fine, coarse = MSCNN()(torch.rand(2, 3, 45, 67))
+    assert fine.shape == coarse.shape == (2, 1, 45, 67)
+    assert 0 < fine.min() and fine.max() < 1
+
+
+def test_mscnn_airlight_comes_from_the_most_hazy_pixels():
+    image = torch.rand(50, 50, 3).numpy() * 0.5
+    transmission = torch.ones(50, 50).numpy()
+    image[10, 10], transmission[10, 10] = (0.9, 0.8, 0.7), 0.05
+    assert np.allclose(estimate_airlight_from_transmission(image, transmission), (0.9, 0.8, 0.7))

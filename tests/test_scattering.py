@@ -1,0 +1,46 @@
+import numpy as np
+
+from dehaze.scattering import (
+    depth_from_disparity, random_depth, random_haze, recover_scene, synthesize_haze, transmission_from_depth,
+)
+
+
+def test_round_trip_through_the_scattering_model(clear_photo):
+    depth = random_depth(*clear_photo.shape[:2], np.random.default_rng(0))
+    transmission = transmission_from_depth(depth, beta=1.0)  # t >= exp(-1) > t0
+    hazy = synthesize_haze(clear_photo, transmission, airlight=[0.9, 0.85, 0.8])
+    recovered = recover_scene(hazy, transmission, [0.9, 0.85, 0.8])
+    assert np.abs(hazy - clear_photo).mean() > 0.05
+    assert np.abs(recovered - clear_photo).max() < 1e-4
+
+
+def test_transmission_falls_with_depth_and_density():
+    depth = np.linspace(0, 1, 50, dtype=np.float32)[None, :]
+    thin, thick = transmission_from_depth(depth, 0.5), transmission_from_depth(depth, 1.5)
+    assert np.all(np.diff(thin) < 0) and np.all(thick[:, 1:] < thin[:, 1:])
+    assert thin[0, 0] == 1.0
+
+
+def test_haze_pulls_pixels_towards_the_airlight(clear_photo):
+    hazy = synthesize_haze(clear_photo, np.zeros(clear_photo.shape[:2], np.float32), 0.8)
+    assert np.allclose(hazy, 0.8)
+
+
+def test_random_depth_is_smooth_and_normalized():
+    depth = random_depth(120, 160, np.random.default_rng(1))
+    assert depth.shape == (120, 160) and depth.min() == 0 and depth.max() == 1
+    assert np.abs(np.diff(depth, axis=1)).max() < 0.1  # smooth, no noise
+
+
+def test_random_haze_stays_in_documented_ranges(clear_photo):
+    for seed in range(5):
+        hazy, transmission, beta, airlight = random_haze(clear_photo, np.random.default_rng(seed))
+        assert 0.5 <= beta <= 1.5 and 0.7 <= airlight <= 1.0
+        assert transmission.min() >= np.exp(-1.5 * 1.5) - 1e-6 and transmission.max() <= 1
+        assert np.allclose(hazy, np.clip(clear_photo * transmission[..., None] + airlight * (1 - transmission[..., None]), 0, 1), atol=1e-6)
+
+
+def test_depth_from_disparity_is_inverse():
+    disparity = np.array([[10.0, 5.0], [2.0, 1.0]])
+    depth = depth_from_disparity(disparity)
+    assert depth[0, 0] == 0 and depth[1, 1] == 1 and depth[0, 1] < depth[1, 0]
