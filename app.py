@@ -29,6 +29,16 @@ QUEUE_OPTIONS = {"max_size": 16, "default_concurrency_limit": 1}
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
 
+class ImageUpload(gr.Image):
+    """An image drop zone that hands the handler the uploaded file's path undecoded, so that
+    dehaze's loader, not Gradio's, reads it and explains what is wrong with a bad file."""
+
+    is_template = True  # rendered by the frontend's Image component
+
+    def preprocess(self, payload):
+        return None if payload is None else payload.path
+
+
 def read_image(path, what: str):
     if not path:
         raise gr.Error(f"Please upload a {what}.")
@@ -90,14 +100,14 @@ def build_demo() -> gr.Blocks:
         )
         with gr.Row():
             with gr.Column():
-                hazy = gr.Image(type="filepath", label="Hazy photo", sources=["upload", "clipboard"])
+                hazy = ImageUpload(type="filepath", label="Hazy photo", sources=["upload", "clipboard"], elem_id="hazy")
                 method = gr.Radio(list(METHODS), value="GAN", label="Method")
-                clear = gr.Image(type="filepath", label="Clear ground truth (optional)", sources=["upload"])
+                clear = ImageUpload(type="filepath", label="Clear ground truth (optional)", sources=["upload"])
                 run = gr.Button("Dehaze", variant="primary")
-            dehazed = gr.Image(label="Dehazed", format="png", interactive=False)
+            dehazed = gr.Image(label="Dehazed", format="png", interactive=False, elem_id="dehazed")
         with gr.Row():
-            slider_dcp = gr.ImageSlider(label="DCP | GAN", format="png", interactive=False)
-            slider_mscnn = gr.ImageSlider(label="MSCNN | GAN", format="png", interactive=False)
+            slider_dcp = gr.ImageSlider(label="DCP | GAN", format="png", interactive=False, elem_id="slider-dcp")
+            slider_mscnn = gr.ImageSlider(label="MSCNN | GAN", format="png", interactive=False, elem_id="slider-mscnn")
         with gr.Row():
             transmission_dcp = gr.Image(label="DCP transmission", format="png", interactive=False)
             transmission_mscnn = gr.Image(label="MSCNN transmission", format="png", interactive=False)

@@ -25,3 +25,19 @@ def hazy_pair(clear_photo):
     """(hazy, clear, transmission, airlight) synthesized with a fixed seed."""
     hazy, transmission, _, airlight = random_haze(clear_photo, np.random.default_rng(7))
     return hazy, clear_photo, transmission, airlight
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The Gradio app, launched as `python app.py` would, on a free local port."""
+    import socket
+
+    import app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo = app.build_demo()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_OPTIONS)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()

@@ -1,0 +1,59 @@
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dehaze.train import main as train_main
+from dehaze.weights import load_model_file, read_metadata
+from tests.conftest import EXAMPLES
+
+
+@pytest.fixture
+def clear_folder(tmp_path):
+    folder = tmp_path / "clear"
+    folder.mkdir()
+    for path in EXAMPLES.glob("*_clear.jpg"):
+        shutil.copy(path, folder)
+    return folder
+
+
+def train(model, clear_folder, run, steps, *extra):
+    export = run / f"{model}.safetensors"
+    train_main([model, "--data", str(clear_folder), "--steps", str(steps), "--batch-size", "2", "--crop-size", "32",
+                "--run-dir", str(run), "--export", str(export), "--sample-every", "2", "--checkpoint-every", "2",
+                "--workers", "0", *extra])
+    return export
+
+
+def test_gan_training_runs_resumes_and_exports(clear_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    tiny = ["--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--adv-start", "1"]
+    export = train("gan", clear_folder, run, 2, *tiny)
+    first = load_file(str(export))
+    assert (run / "checkpoint.pt").is_file() and (run / "samples_000002.png").is_file()
+    assert read_metadata(export)["steps"] == "2"
+
+    export = train("gan", clear_folder, run, 4, *tiny)
+    assert "resumed from" in capsys.readouterr().out
+    assert read_metadata(export)["steps"] == "4"
+    assert any(not torch.equal(first[k], v) for k, v in load_file(str(export)).items())
+    generator = load_model_file("gan", export)
+    assert generator(torch.zeros(1, 3, 16, 16)).shape == (1, 3, 16, 16)
+
+
+def test_mscnn_training_lowers_the_transmission_error(clear_folder, tmp_path, capsys):
+    export = train("mscnn", clear_folder, tmp_path / "run", 40, "--lr", "3e-3")
+    losses = [float(part.split("=")[1].rstrip("]")) for part in capsys.readouterr().err.split() if part.startswith("fine=")]
+    assert len(losses) >= 40 and sum(losses[-5:]) < sum(losses[:5])
+    assert read_metadata(export)["loss"].startswith("mse")
+
+
+def test_gan_trains_on_a_paired_folder(tmp_path, clear_folder):
+    root = tmp_path / "reside"
+    (root / "hazy").mkdir(parents=True)
+    shutil.copytree(clear_folder, root / "clear")
+    for path in clear_folder.iterdir():
+        shutil.copy(path, root / "hazy" / f"{path.stem}_1.0_0.9.jpg")
+    export = train("gan", root, tmp_path / "run", 1, "--paired", "--ngf", "4", "--n-blocks", "1", "--adv-weight", "0")
+    assert export.is_file()
