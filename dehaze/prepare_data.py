@@ -11,8 +11,11 @@ RESIDE layout (`<name>_<beta>_<airlight>.png` beside `clear/<name>.png`).
 
 import argparse
 import csv
+import fnmatch
 import glob
 import os
+import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,24 +27,30 @@ LOMIRI = "/usr/share/backgrounds"
 MATE = "/usr/share/backgrounds/mate/nature"
 PLASMA = "/usr/share/wallpapers"
 
-# (name, Debian package or PyPI distribution, license, path or skimage file)
+# (name, path): Debian wallpaper photographs, and "skimage:<file>" for scikit-image's bundled photos
 PHOTOGRAPHS = [
-    *[(Path(f).stem, "lomiri-wallpapers-16.04", "CC-BY-SA-3.0", f"{LOMIRI}/{f}") for f in [
-        "Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Picture_0B_by_freespace.jpg",
-        "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg",
-        "free_by_Peter_Nerlich.jpg", "friends_by_Aitzol_Berasategi.jpg", "greentock_by_Peter_Nerlich.jpg",
-        "life_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+    *[(Path(f).stem, f"{LOMIRI}/{f}") for f in [
+        "Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Kleiber_by_Lukas_Baubkus.jpg",
+        "Picture_0B_by_freespace.jpg", "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg",
+        "aitzgorri_by_Aitzol_Berasategi.jpg", "free_by_Peter_Nerlich.jpg", "friends_by_Aitzol_Berasategi.jpg",
+        "greentock_by_Peter_Nerlich.jpg", "life_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
         "seeding_by_Clements_Engelhardt.jpg", "sunset_by_Aitzol_Berasategi.jpg"]],
-    ("Kleiber_by_Lukas_Baubkus", "lomiri-wallpapers-20.04", "CC-BY-SA-3.0", f"{LOMIRI}/Kleiber_by_Lukas_Baubkus.jpg"),
-    *[(f"mate_{n}", "mate-backgrounds", "GPL-2+", f"{MATE}/{n}.jpg") for n in [
+    *[(f"mate_{n}", f"{MATE}/{n}.jpg") for n in [
         "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops",
         "Storm", "TwoWings", "Wood", "YellowFlower"]],
-    *[(f"plasma_{n}", "plasma-workspace-wallpapers", "LGPL-3 / CC-BY-SA (see package copyright)", f"{PLASMA}/{n}")
-      for n in ["BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
-                "Kite", "MilkyWay", "OneStandsOut", "Path", "Volna", "summer_1am"]],
-    *[(f"skimage_{Path(n).stem}", "scikit-image", "CC0 / public domain (see skimage/data/README.txt)", f"skimage:{n}")
+    *[(f"plasma_{n}", f"{PLASMA}/{n}") for n in [
+        "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
+        "Kite", "MilkyWay", "OneStandsOut", "Path", "Volna", "summer_1am"]],
+    *[(f"skimage_{Path(n).stem}", f"skimage:{n}")
       for n in ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"]],
 ]
+SKIMAGE_LICENSES = {  # from the docstrings of skimage.data
+    "astronaut.png": "public domain (NASA)",
+    "chelsea.png": "CC0 (Stefan van der Walt)",
+    "coffee.png": "CC0 (Rachel Michetti)",
+    "rocket.jpg": "public domain (SpaceX)",
+    "motorcycle_left.png": "Middlebury 2014 stereo dataset (Scharstein et al., GCPR 2014); skimage.data states no license",
+}
 
 # Held out of training: chosen by hand to span landscapes, close-ups and indoor scenes.
 TEST_NAMES = {
@@ -68,6 +77,31 @@ def resolve_path(source: str) -> str:
     return source
 
 
+def debian_provenance(path: str):
+    """(package, license, copyright) of an installed file, from dpkg and the package's DEP-5 copyright file."""
+    try:
+        owner = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", "unknown", "unknown"
+    package = owner.split(":")[0]
+    license_name, holder = "unknown", "unknown"
+    copyright_file = Path(f"/usr/share/doc/{package}/copyright")
+    text = copyright_file.read_text(errors="replace") if copyright_file.is_file() else ""
+    for stanza in text.split("\n\n"):  # DEP-5: the last stanza whose Files pattern matches wins
+        fields = dict(re.findall(r"^(Files|Copyright|License):[ \t]*(.*(?:\n[ \t]+.*)*)", stanza, re.M))
+        patterns = fields.get("Files", "").split()
+        if any(p == "*" or fnmatch.fnmatch(path, "*/" + p) or Path(p).name == Path(path).name for p in patterns):
+            license_name = fields.get("License", "unknown").splitlines()[0].strip()
+            holder = " ".join(fields.get("Copyright", "unknown").split())
+    return package, license_name, holder
+
+
+def provenance(source: str, path: str):
+    if source.startswith("skimage:"):
+        return "scikit-image", SKIMAGE_LICENSES[source.split(":", 1)[1]], "see skimage.data"
+    return debian_provenance(path)
+
+
 def motorcycle_depth() -> np.ndarray:
     """Real relative depth of skimage's stereo motorcycle, from its ground-truth disparity."""
     import skimage.data
@@ -84,11 +118,12 @@ def prepare(out: Path, max_side: int = MAX_SIDE, seed: int = 0) -> None:
         (out / folder).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     rows = []
-    for name, package, license_name, source in PHOTOGRAPHS:
+    for name, source in PHOTOGRAPHS:
         path = resolve_path(source)
         if not os.path.isfile(path):
-            print(f"skipping {name}: {path} not found (install the {package} package)")
+            print(f"skipping {name}: {path} not found (install the package that provides it)")
             continue
+        package, license_name, holder = provenance(source, path)
         split = "test" if name in TEST_NAMES else "train"
         clear = fit_within(load_image(path), max_side)
         save_image(clear, out / split / "clear" / f"{name}.png")
@@ -101,8 +136,8 @@ def prepare(out: Path, max_side: int = MAX_SIDE, seed: int = 0) -> None:
             for _ in range(HAZES_PER_TEST_IMAGE):
                 hazy, _, beta, airlight = random_haze(clear, rng, depth)
                 save_image(hazy, out / "test" / "hazy" / hazy_name(name, beta, airlight))
-        rows.append({"name": name, "split": split, "package": package, "license": license_name, "source": path,
-                     "width": clear.shape[1], "height": clear.shape[0]})
+        rows.append({"name": name, "split": split, "package": package, "license": license_name,
+                     "copyright": holder, "source": path, "width": clear.shape[1], "height": clear.shape[0]})
         print(f"{split:5s} {name}")
     with open(out / "manifest.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -52,10 +52,16 @@ def random_haze(clear: np.ndarray, rng: np.random.Generator, depth: Optional[np.
 
 
 def depth_from_disparity(disparity: np.ndarray) -> np.ndarray:
-    """Relative depth in [0, 1] from a stereo disparity map (depth is proportional to 1/disparity)."""
-    valid = disparity > 0
-    floor = np.percentile(disparity[valid], 1) if valid.any() else 1.0
-    depth = 1.0 / np.maximum(disparity, floor)
+    """Relative depth in [0, 1] from a stereo disparity map (depth is proportional to 1/disparity).
+
+    Pixels without a disparity (NaN, inf or <= 0) get the median depth.
+    """
+    valid = np.isfinite(disparity) & (disparity > 0)
+    if not valid.any():
+        raise ValueError("the disparity map has no valid pixel")
+    depth = np.zeros(disparity.shape, np.float64)
+    depth[valid] = 1.0 / np.maximum(disparity[valid], np.percentile(disparity[valid], 1))
+    depth[~valid] = np.median(depth[valid])
     return normalize(depth)
 
 

@@ -40,7 +40,8 @@ def test_random_haze_stays_in_documented_ranges(clear_photo):
         assert np.allclose(hazy, np.clip(clear_photo * transmission[..., None] + airlight * (1 - transmission[..., None]), 0, 1), atol=1e-6)
 
 
-def test_depth_from_disparity_is_inverse():
-    disparity = np.array([[10.0, 5.0], [2.0, 1.0]])
+def test_depth_from_disparity_is_inverse_and_fills_unknown_pixels():
+    disparity = np.array([[10.0, 5.0, np.inf], [2.0, 1.0, np.nan]])
     depth = depth_from_disparity(disparity)
     assert depth[0, 0] == 0 and depth[1, 1] == 1 and depth[0, 1] < depth[1, 0]
+    assert np.isfinite(depth).all() and 0 < depth[0, 2] == depth[1, 2] < 1
