@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .dcp import dehaze_dcp
 from .image_io import ImageError, fit_within, load_image, resize
 from .scattering import random_haze
 
@@ -74,15 +75,18 @@ def random_crop(rng: np.random.Generator, size: int, *images):
 
 
 class SyntheticHazeDataset(Dataset):
-    """Random crops of clear photos, hazed on the fly: (hazy, clear, transmission) tensors in [0, 1].
+    """Photos hazed on the fly, then cropped: (hazy, clear, transmission[, dcp]) tensors in [0, 1].
 
     Each photo is kept at several scales so crops see both wide views and details.
-    Where `depth_folder` holds `<stem>.npy` (relative depth in [0, 1], same size as
-    the photo) it is used instead of the random depth prior.
+    The whole photo is hazed before cropping, so depth spans the frame as in a real
+    scene. Where `depth_folder` holds `<stem>.npy` (relative depth in [0, 1], same
+    size as the photo) it is used instead of the random depth prior. With
+    `with_dcp`, DCP's estimate of the clear photo comes last.
     """
 
-    def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 576), depth_folder=None, seed=0):
-        self.crop_size, self.length, self.seed = crop_size, length, seed
+    def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 512), depth_folder=None, seed=0,
+                 with_dcp=False):
+        self.crop_size, self.length, self.seed, self.with_dcp = crop_size, length, seed, with_dcp
         self.images = []  # (clear, depth or None) at every scale
         for path in list_images(clear_folder):
             clear = load_image(path)
@@ -103,13 +107,10 @@ class SyntheticHazeDataset(Dataset):
     def __getitem__(self, index):
         rng = np.random.default_rng((self.seed, index))
         clear, depth = self.images[rng.integers(len(self.images))]
-        if depth is None:
-            (clear,) = random_crop(rng, self.crop_size, clear)
-        else:
-            clear, depth = random_crop(rng, self.crop_size, clear, depth)
         if rng.random() < 0.5:
             clear = clear[:, ::-1]
             depth = None if depth is None else depth[:, ::-1]
         hazy, transmission, _, _ = random_haze(clear, rng, depth)
-        return to_tensor(hazy), to_tensor(clear), to_tensor(transmission)
+        images = [hazy, clear, transmission] + ([dehaze_dcp(hazy).image] if self.with_dcp else [])
+        return tuple(to_tensor(image) for image in random_crop(rng, self.crop_size, *images))
 

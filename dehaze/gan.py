@@ -32,15 +32,19 @@ class ResnetBlock(nn.Module):
 class ResnetGenerator(nn.Module):
     """7x7 stem, 2 stride-2 encoders, n ResnetBlocks, 2 decoders, 7x7 head with tanh, global skip.
 
-    Works in [-1, 1]: output = clamp(input + tanh(net(input)), -1, 1).
+    Works in [-1, 1]: output = clamp(base + tanh(net(input)), -1, 1), where base is the
+    input's last `channels` channels. With in_channels=6 the input is a hazy image
+    followed by a physical estimate of the clear scene (DCP's), which the network
+    corrects; with in_channels=3 it is the hazy image alone.
     Input height and width must be multiples of 4.
     """
 
-    def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9):
+    def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9, in_channels: int = 3):
         super().__init__()
+        self.channels, self.in_channels = channels, in_channels
         layers = [
             nn.ReflectionPad2d(3),
-            nn.Conv2d(channels, ngf, kernel_size=7),
+            nn.Conv2d(in_channels, ngf, kernel_size=7),
             nn.InstanceNorm2d(ngf),
             nn.ReLU(True),
         ]
@@ -63,7 +67,7 @@ class ResnetGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):
-        return torch.clamp(x + self.model(x), -1.0, 1.0)
+        return torch.clamp(x[:, -self.channels :] + self.model(x), -1.0, 1.0)
 
 
 class PatchCritic(nn.Module):

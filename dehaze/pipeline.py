@@ -21,10 +21,15 @@ WORKING_SIZE = 512
 
 
 def dehaze_gan(image: np.ndarray, generator) -> DehazeResult:
-    """Run the generator on an (H, W, 3) image in [0, 1], reflect-padding to a multiple of 4."""
+    """Run the generator on an (H, W, 3) image in [0, 1], reflect-padding to a multiple of 4.
+
+    A generator with 6 input channels gets DCP's estimate beside the hazy image.
+    """
     height, width = image.shape[:2]
     device = next(generator.parameters()).device
-    batch = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device) * 2 - 1
+    inputs = [image, dehaze_dcp(image).image] if generator.in_channels == 6 else [image]
+    stacked = np.concatenate(inputs, axis=2).transpose(2, 0, 1)
+    batch = torch.from_numpy(np.ascontiguousarray(stacked))[None].to(device) * 2 - 1
     batch = F.pad(batch, (0, -width % 4, 0, -height % 4), mode="reflect")
     with torch.no_grad():
         output = generator(batch)[0, :, :height, :width]

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to_tensor
 from .gan import PatchCritic, ResnetGenerator
+from .dcp import dehaze_dcp
 from .image_io import save_image
 from .losses import PixelSSIMLoss, content_loss, critic_loss, generator_adversarial_loss
 from .mscnn import MSCNN
@@ -27,26 +28,28 @@ from .weights import MODEL_FILES, WEIGHTS_DIR, save_weights
 
 
 class PairedCrops(torch.utils.data.Dataset):
-    """Random crops of a RESIDE-style paired folder, as (hazy, clear) tensors."""
+    """Random crops of a RESIDE-style paired folder, as (hazy, clear[, dcp]) tensors."""
 
-    def __init__(self, root, crop_size, length, seed=0):
-        self.pairs = [item[1:] for item in PairedFolderDataset(root)]
-        self.crop_size, self.length, self.seed = crop_size, length, seed
+    def __init__(self, root, crop_size, length, seed=0, with_dcp=False):
+        self.pairs = PairedFolderDataset(root)
+        self.crop_size, self.length, self.seed, self.with_dcp = crop_size, length, seed, with_dcp
 
     def __len__(self):
         return self.length
 
     def __getitem__(self, index):
         rng = np.random.default_rng((self.seed, index))
-        hazy, clear = self.pairs[rng.integers(len(self.pairs))]
-        hazy, clear = random_crop(rng, self.crop_size, hazy, clear)
-        return to_tensor(hazy), to_tensor(clear)
+        _, hazy, clear = self.pairs[rng.integers(len(self.pairs))]
+        images = [hazy, clear] + ([dehaze_dcp(hazy).image] if self.with_dcp else [])
+        return tuple(to_tensor(image) for image in random_crop(rng, self.crop_size, *images))
 
 
 def make_dataset(args, length):
+    with_dcp = args.model == "gan" and args.dcp_prior
     if args.paired:
-        return PairedCrops(args.data, args.crop_size, length, args.seed)
-    return SyntheticHazeDataset(args.data, args.crop_size, length, depth_folder=args.depth, seed=args.seed)
+        return PairedCrops(args.data, args.crop_size, length, args.seed, with_dcp)
+    return SyntheticHazeDataset(args.data, args.crop_size, length, depth_folder=args.depth, seed=args.seed,
+                                with_dcp=with_dcp)
 
 
 def sample_grid(rows) -> np.ndarray:
@@ -63,10 +66,14 @@ def set_learning_rate(optimizer, base_lr: float, step: int, total_steps: int) ->
 
 
 class GanTrainer:
-    """Generator and WGAN-GP critic; content loss on [0, 1] images, the networks work in [-1, 1]."""
+    """Generator and WGAN-GP critic; content loss on [0, 1] images, the networks work in [-1, 1].
+
+    With --dcp-prior the generator sees the hazy image and DCP's estimate and corrects the latter.
+    """
 
     def __init__(self, args, device):
-        self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks}
+        self.dcp_prior = args.dcp_prior
+        self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
         self.model = ResnetGenerator(**self.config).to(device)
         self.critic = PatchCritic(ndf=args.ndf).to(device)
         self.content = content_loss().to(device)
@@ -75,14 +82,20 @@ class GanTrainer:
             "model": torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.5, 0.999)),
             "critic": torch.optim.Adam(self.critic.parameters(), lr=args.lr, betas=(0.5, 0.9)),
         }
-        self.loss_name = "pixel+ssim" if isinstance(self.content, PixelSSIMLoss) else "perceptual-vgg19-conv3_3"
+        content_name = "pixel+ssim" if isinstance(self.content, PixelSSIMLoss) else "perceptual-vgg19-conv3_3"
+        self.metadata = {"loss": content_name, "adv_weight": self.adv_weight, "adv_start": self.adv_start,
+                         "ndf": args.ndf, "dcp_prior": self.dcp_prior}
 
     def modules(self):
         return {"model": self.model, "critic": self.critic}
 
-    def step(self, step, hazy, clear, *_):
+    def generator_input(self, hazy, extras):
+        """The generator's input in [-1, 1]: the hazy image, then DCP's estimate when it is used."""
+        return torch.cat([hazy, extras[-1]] if self.dcp_prior else [hazy], dim=1) * 2 - 1
+
+    def step(self, step, hazy, clear, *extras):
         hazy_signed, clear_signed = hazy * 2 - 1, clear * 2 - 1
-        fake = self.model(hazy_signed)
+        fake = self.model(self.generator_input(hazy, extras))
         losses = {}
         adversarial = self.adv_weight > 0 and step >= self.adv_start
         if adversarial:
@@ -102,9 +115,10 @@ class GanTrainer:
         self.optimizers["model"].step()
         return losses
 
-    def samples(self, hazy, clear, *_):
+    def samples(self, hazy, clear, *extras):
         with torch.no_grad():
-            return [hazy, (self.model(hazy * 2 - 1) + 1) / 2, clear]
+            output = (self.model(self.generator_input(hazy, extras)) + 1) / 2
+            return [hazy, *(extras[-1:] if self.dcp_prior else []), output, clear]
 
 
 class MscnnTrainer:
@@ -114,7 +128,7 @@ class MscnnTrainer:
         self.config = {}
         self.model = MSCNN().to(device)
         self.optimizers = {"model": torch.optim.Adam(self.model.parameters(), lr=args.lr)}
-        self.loss_name = "mse(transmission), fine + coarse"
+        self.metadata = {"loss": "mse(transmission), fine + coarse"}
 
     def modules(self):
         return {"model": self.model}
@@ -188,10 +202,8 @@ def train(args):
     save_checkpoint(step)
     export = Path(args.export or WEIGHTS_DIR / MODEL_FILES[args.model])
     export.parent.mkdir(parents=True, exist_ok=True)
-    save_weights(
-        trainer.model, export, trainer.config, steps=step, batch_size=args.batch_size, crop_size=args.crop_size,
-        data=args.data, loss=trainer.loss_name, adv_weight=getattr(trainer, "adv_weight", 0),
-    )
+    save_weights(trainer.model, export, trainer.config, steps=step, batch_size=args.batch_size,
+                 crop_size=args.crop_size, lr=args.lr, data=args.data, **trainer.metadata)
     print(f"wrote {export} after {step} steps")
 
 
@@ -208,6 +220,7 @@ def parse_args(argv=None):
     parser.add_argument("--ngf", type=int, default=64, help="generator width (first layer's filters)")
     parser.add_argument("--n-blocks", type=int, default=9, help="generator ResBlocks")
     parser.add_argument("--ndf", type=int, default=64, help="critic width (first layer's filters)")
+    parser.add_argument("--dcp-prior", action="store_true", help="the generator also sees DCP's estimate and corrects it")
     parser.add_argument("--adv-weight", type=float, default=0.01, help="weight of the WGAN-GP term; 0 disables it")
     parser.add_argument("--adv-start", type=int, default=0, help="step from which the adversarial term is on")
     parser.add_argument("--minutes", type=float, help="stop (and export) after this much wall time")

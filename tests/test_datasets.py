@@ -42,3 +42,11 @@ def test_synthetic_haze_follows_the_scattering_model_and_is_reproducible(tmp_pat
     assert all(a.equal(b) for a, b in zip(dataset[3], SyntheticHazeDataset(
         tmp_path, crop_size=64, length=10, scales=(200,), depth_folder=tmp_path)[3]))
     assert not dataset[3][0].equal(dataset[4][0])
+
+
+def test_synthetic_haze_can_carry_the_dcp_estimate(tmp_path, clear_photo):
+    save_image(clear_photo, tmp_path / "photo.png")
+    hazy, clear, _, dcp = SyntheticHazeDataset(tmp_path, crop_size=64, length=4, scales=(320,), with_dcp=True)[1]
+    assert dcp.shape == hazy.shape
+    error = lambda image: (image - clear).abs().mean()
+    assert error(dcp) < error(hazy)

@@ -25,6 +25,14 @@ def test_generator_global_skip_makes_a_zero_residual_the_identity():
     assert torch.equal(generator(x), x)
 
 
+def test_generator_with_a_dcp_prior_corrects_the_prior():
+    generator = ResnetGenerator(ngf=8, n_blocks=1, in_channels=6)
+    head = generator.model[-2]
+    torch.nn.init.zeros_(head.weight), torch.nn.init.zeros_(head.bias)
+    hazy, prior = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    assert torch.equal(generator(torch.cat([hazy, prior], dim=1)), prior)
+
+
 def test_patch_critic_scores_70px_patches():
     critic = PatchCritic(ndf=8)
     scores = critic(torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256))

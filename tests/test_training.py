@@ -55,5 +55,7 @@ def test_gan_trains_on_a_paired_folder(tmp_path, clear_folder):
     shutil.copytree(clear_folder, root / "clear")
     for path in clear_folder.iterdir():
         shutil.copy(path, root / "hazy" / f"{path.stem}_1.0_0.9.jpg")
-    export = train("gan", root, tmp_path / "run", 1, "--paired", "--ngf", "4", "--n-blocks", "1", "--adv-weight", "0")
+    export = train("gan", root, tmp_path / "run", 1, "--paired", "--dcp-prior", "--ngf", "4", "--n-blocks", "1",
+                   "--adv-weight", "0")
+    assert load_model_file("gan", export).in_channels == 6
     assert export.is_file()
