@@ -48,12 +48,18 @@ def read_image(path, what: str):
         raise gr.Error(str(error)) from None
 
 
+@lru_cache(maxsize=2)
+def read_hazy(path):
+    """The uploaded hazy photo, decoded once for all methods and the scores."""
+    return read_image(path, "hazy photo")
+
+
 @lru_cache(maxsize=6)
 def dehaze_file(path: str, method: str):
     """The result of one method on one uploaded file; cached so /compare reuses /dehaze's work."""
     if method not in METHODS:
         raise gr.Error(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    return dehaze(read_image(path, "hazy photo"), METHODS[method])
+    return dehaze(read_hazy(path), METHODS[method])
 
 
 @on_gpu
@@ -72,7 +78,7 @@ def compare(hazy_path, clear_path=None, progress=gr.Progress()):
     scores = []
     if clear_path:
         clear = read_image(clear_path, "ground truth")
-        outputs = {"Hazy input": read_image(hazy_path, "hazy photo"), **{m: r.image for m, r in results.items()}}
+        outputs = {"Hazy input": read_hazy(hazy_path), **{m: r.image for m, r in results.items()}}
         try:
             scores = [[name, *score(image, clear).values()] for name, image in outputs.items()]
         except ValueError as error:

@@ -23,11 +23,11 @@ WORKING_SIZE = 512
 def dehaze_gan(image: np.ndarray, generator) -> DehazeResult:
     """Run the generator on an (H, W, 3) image in [0, 1], reflect-padding to a multiple of 4.
 
-    A generator with 6 input channels gets DCP's estimate beside the hazy image.
+    A generator with more input than output channels gets DCP's estimate beside the hazy image.
     """
     height, width = image.shape[:2]
     device = next(generator.parameters()).device
-    inputs = [image, dehaze_dcp(image).image] if generator.in_channels == 6 else [image]
+    inputs = [image, dehaze_dcp(image).image] if generator.in_channels > generator.channels else [image]
     stacked = np.concatenate(inputs, axis=2).transpose(2, 0, 1)
     batch = torch.from_numpy(np.ascontiguousarray(stacked))[None].to(device) * 2 - 1
     batch = F.pad(batch, (0, -width % 4, 0, -height % 4), mode="reflect")
