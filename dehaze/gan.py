@@ -11,18 +11,16 @@ import torch.nn as nn
 
 
 class ResnetBlock(nn.Module):
-    """conv3x3 - norm - ReLU - conv3x3 - norm, added to the input."""
+    """conv3x3 - ReLU - conv3x3, added to the input."""
 
     def __init__(self, channels: int):
         super().__init__()
         self.block = nn.Sequential(
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, kernel_size=3),
-            nn.InstanceNorm2d(channels),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, kernel_size=3),
-            nn.InstanceNorm2d(channels),
         )
 
     def forward(self, x):
@@ -35,7 +33,12 @@ class ResnetGenerator(nn.Module):
     Works in [-1, 1]: output = clamp(base + tanh(net(input)), -1, 1), where base is the
     input's last `channels` channels. With in_channels=6 the input is a hazy image
     followed by a physical estimate of the clear scene (DCP's), which the network
-    corrects; with in_channels=3 it is the hazy image alone.
+    corrects; with in_channels=3 it is the hazy image alone. The head starts at zero,
+    so an untrained generator returns its base and training learns only corrections.
+
+    Unlike DeblurGAN it has no normalization layers. Instance norm cancels any affine change
+    of the input's intensities, and haze of uniform density is one (I = t J + A (1 - t)):
+    an instance-normalized generator gets the same features for every haze density.
     Input height and width must be multiples of 4.
     """
 
@@ -45,14 +48,12 @@ class ResnetGenerator(nn.Module):
         layers = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, kernel_size=7),
-            nn.InstanceNorm2d(ngf),
             nn.ReLU(True),
         ]
         for i in range(2):  # encoders
             width = ngf * 2**i
             layers += [
                 nn.Conv2d(width, width * 2, kernel_size=3, stride=2, padding=1),
-                nn.InstanceNorm2d(width * 2),
                 nn.ReLU(True),
             ]
         layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
@@ -60,10 +61,11 @@ class ResnetGenerator(nn.Module):
             width = ngf * 2 ** (2 - i)
             layers += [
                 nn.ConvTranspose2d(width, width // 2, kernel_size=3, stride=2, padding=1, output_padding=1),
-                nn.InstanceNorm2d(width // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, channels, kernel_size=7), nn.Tanh()]
+        head = nn.Conv2d(ngf, channels, kernel_size=7)
+        nn.init.zeros_(head.weight), nn.init.zeros_(head.bias)  # starts as its base: a zero residual
+        layers += [nn.ReflectionPad2d(3), head, nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):

@@ -17,20 +17,33 @@ def test_generator_shape_range_and_layout():
     assert len(convs) == 1 + 2 + 9 * 2 + 1
 
 
-def test_generator_global_skip_makes_a_zero_residual_the_identity():
+def test_untrained_generator_returns_its_input_through_the_global_skip():
     generator = ResnetGenerator(ngf=8, n_blocks=2)
-    head = generator.model[-2]
-    torch.nn.init.zeros_(head.weight), torch.nn.init.zeros_(head.bias)
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     assert torch.equal(generator(x), x)
 
 
-def test_generator_with_a_dcp_prior_corrects_the_prior():
+def test_untrained_generator_with_a_dcp_prior_returns_the_prior_and_learns_a_correction():
     generator = ResnetGenerator(ngf=8, n_blocks=1, in_channels=6)
-    head = generator.model[-2]
-    torch.nn.init.zeros_(head.weight), torch.nn.init.zeros_(head.bias)
     hazy, prior = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
-    assert torch.equal(generator(torch.cat([hazy, prior], dim=1)), prior)
+    inputs = torch.cat([hazy, prior], dim=1)
+    assert torch.equal(generator(inputs), prior)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    target = (prior + 0.3).clamp(-1, 1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        torch.nn.functional.l1_loss(generator(inputs), target).backward()
+        optimizer.step()
+    assert torch.nn.functional.l1_loss(generator(inputs), target) < torch.nn.functional.l1_loss(prior, target)
+
+
+def test_generator_sees_how_dense_uniform_haze_is():
+    """Haze of uniform density is an affine change of intensities, which instance norm would cancel."""
+    generator = ResnetGenerator(ngf=8, n_blocks=2)
+    torch.nn.init.normal_(generator.model[-2].weight, std=0.1)
+    clear = torch.rand(1, 3, 64, 64) * 2 - 1
+    hazy = 0.4 * clear + 0.6 * 0.8  # t = 0.4, airlight 0.8 (in [-1, 1])
+    assert (generator.model(clear) - generator.model(hazy)).abs().max() > 1e-2
 
 
 def test_patch_critic_scores_70px_patches():
