@@ -7,11 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from dehaze import load_image
 from dehaze.scattering import random_haze
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(autouse=True)
+def seeded_torch():
+    """Every test starts from the same random weights and tensors."""
+    torch.manual_seed(0)
 
 
 @pytest.fixture(scope="session")

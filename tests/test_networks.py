@@ -25,16 +25,16 @@ def test_untrained_generator_returns_its_input_through_the_global_skip():
 
 def test_untrained_generator_with_a_dcp_prior_returns_the_prior_and_learns_a_correction():
     generator = ResnetGenerator(ngf=8, n_blocks=1, in_channels=6)
-    hazy, prior = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    hazy, prior = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) - 0.8
     inputs = torch.cat([hazy, prior], dim=1)
     assert torch.equal(generator(inputs), prior)
-    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
-    target = (prior + 0.3).clamp(-1, 1)
-    for _ in range(3):
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3)
+    target = prior + 0.3  # stays inside tanh's range, so the correction is reachable
+    for _ in range(10):
         optimizer.zero_grad()
         torch.nn.functional.l1_loss(generator(inputs), target).backward()
         optimizer.step()
-    assert torch.nn.functional.l1_loss(generator(inputs), target) < torch.nn.functional.l1_loss(prior, target)
+    assert torch.nn.functional.l1_loss(generator(inputs), target) < 0.9 * torch.nn.functional.l1_loss(prior, target)
 
 
 def test_generator_sees_how_dense_uniform_haze_is():
@@ -43,7 +43,10 @@ def test_generator_sees_how_dense_uniform_haze_is():
     torch.nn.init.normal_(generator.model[-2].weight, std=0.1)
     clear = torch.rand(1, 3, 64, 64) * 2 - 1
     hazy = 0.4 * clear + 0.6 * 0.8  # t = 0.4, airlight 0.8 (in [-1, 1])
-    assert (generator.model(clear) - generator.model(hazy)).abs().max() > 1e-2
+    residual_clear, residual_hazy = generator.model(clear), generator.model(hazy)
+    relative_change = (residual_clear - residual_hazy).abs().mean() / residual_clear.abs().mean()
+    # Over 100 random initializations: at least 0.012 as built, at most 6e-5 with instance norm.
+    assert relative_change > 1e-3
 
 
 def test_patch_critic_scores_70px_patches():
