@@ -26,6 +26,8 @@ from .losses import PixelSSIMLoss, content_loss, critic_loss, generator_adversar
 from .mscnn import MSCNN
 from .weights import MODEL_FILES, WEIGHTS_DIR, save_weights
 
+DEFAULT_LR = {"gan": 1e-4, "mscnn": 1e-3}
+
 
 class PairedCrops(torch.utils.data.Dataset):
     """Random crops of a RESIDE-style paired folder, as (hazy, clear[, dcp]) tensors."""
@@ -216,12 +218,12 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--crop-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr", type=float, help="default: 1e-4 for gan (2e-4 diverged), 1e-3 for mscnn")
     parser.add_argument("--ngf", type=int, default=64, help="generator width (first layer's filters)")
     parser.add_argument("--n-blocks", type=int, default=9, help="generator ResBlocks")
     parser.add_argument("--ndf", type=int, default=64, help="critic width (first layer's filters)")
     parser.add_argument("--dcp-prior", action="store_true", help="the generator also sees DCP's estimate and corrects it")
-    parser.add_argument("--adv-weight", type=float, default=0.01, help="weight of the WGAN-GP term; 0 disables it")
+    parser.add_argument("--adv-weight", type=float, default=0.001, help="weight of the WGAN-GP term; 0 disables it")
     parser.add_argument("--adv-start", type=int, default=0, help="step from which the adversarial term is on")
     parser.add_argument("--minutes", type=float, help="stop (and export) after this much wall time")
     parser.add_argument("--run-dir", help="checkpoints and samples; default runs/<model>")
@@ -231,7 +233,10 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.lr is None:
+        args.lr = DEFAULT_LR[args.model]
+    return args
 
 
 def main(argv=None):
