@@ -64,7 +64,8 @@ class ResnetGenerator(nn.Module):
                 nn.ReLU(True),
             ]
         head = nn.Conv2d(ngf, channels, kernel_size=7)
-        nn.init.zeros_(head.weight), nn.init.zeros_(head.bias)  # starts as its base: a zero residual
+        nn.init.zeros_(head.weight)  # the residual starts at zero: an untrained generator returns its base
+        nn.init.zeros_(head.bias)
         layers += [nn.ReflectionPad2d(3), head, nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
