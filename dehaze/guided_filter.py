@@ -11,10 +11,14 @@ from .image_io import resize
 
 
 def box_filter(image: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a (2r+1)x(2r+1) window, windows clipped at the border. O(1) per pixel."""
+    """Mean over a (2r+1)x(2r+1) window, windows clipped at the border. O(1) per pixel.
+
+    The running sums are accumulated in float64: in float32 they lose the low digits of
+    window means towards the bottom right of large images, and variances turn negative.
+    """
     height, width = image.shape[:2]
     padded = np.zeros((height + 1, width + 1) + image.shape[2:], dtype=np.float64)
-    padded[1:, 1:] = image.cumsum(0).cumsum(1)
+    padded[1:, 1:] = image.cumsum(0, dtype=np.float64).cumsum(1)
     rows, cols = np.arange(height), np.arange(width)
     top, bottom = np.clip(rows - radius, 0, height), np.clip(rows + radius + 1, 0, height)
     left, right = np.clip(cols - radius, 0, width), np.clip(cols + radius + 1, 0, width)

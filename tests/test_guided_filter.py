@@ -1,6 +1,6 @@
 import numpy as np
 
-from dehaze.guided_filter import box_filter, guided_filter, lift_to_full_resolution
+from dehaze.guided_filter import affine_coefficients, box_filter, guided_filter, lift_to_full_resolution
 from dehaze.image_io import resize
 
 
@@ -26,3 +26,11 @@ def test_lift_reproduces_an_affine_dehazing_at_full_resolution(clear_photo):
     lifted = lift_to_full_resolution(full, small, dehaze_map(small))
     assert lifted.shape == full.shape
     assert np.abs(lifted - dehaze_map(full)).mean() < 0.01
+
+
+def test_lifting_a_large_image_onto_itself_is_the_identity(clear_photo):
+    """Running sums over a 3 MP image must keep window means exact enough for variances of 1e-4."""
+    big = resize(clear_photo, 2048, 1536)
+    a, b = affine_coefficients(big, big, radius=4, eps=1e-4)
+    assert -0.01 < a.min() and a.max() < 1.01
+    assert np.abs(lift_to_full_resolution(big, big, big) - big).max() < 0.02
