@@ -1,18 +1,34 @@
 """Reading, validating and writing images.
 
 Every image inside the library is a float32 numpy array of shape (H, W, 3) with
-values in [0, 1]. `load_image` and `validate_image` turn anything a user may
-hand us (paths, PIL images, arrays of any dtype, grayscale, RGBA, 16-bit) into
-that form, or raise `ImageError` with a message a person can act on.
+values in [0, 1], in sRGB. `load_image` and `validate_image` turn anything a user
+may hand us (paths, PIL images, arrays of any dtype, grayscale, RGBA, 16- and 32-bit,
+rotated by EXIF, in another colour space by ICC profile) into that form, or raise
+`ImageError` with a message a person can act on. `save_image` writes sRGB-tagged
+files, 16-bit PNG where asked.
 """
 
+import io
+import struct
+import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 MIN_SIDE = 16
 MAX_PIXELS = 50_000_000  # 50 MP: larger images are refused before decoding
+EXIF_ORIENTATION = 0x0112
+SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+SRGB_ICC = SRGB_PROFILE.tobytes()
+# Pillow decodes 16-bit RGB(A) to 8 bits by keeping each sample's high byte; decoding the same
+# data as the opposite byte order keeps the low byte instead (see decode_16_bit_rgb).
+OPPOSITE_BYTE_ORDER = {"RGB;16B": "RGB;16L", "RGB;16L": "RGB;16B", "RGBA;16B": "RGBA;16L", "RGBA;16L": "RGBA;16B"}
+NATIVE_16 = {"RGB;16N": "RGB;16L" if sys.byteorder == "little" else "RGB;16B",
+             "RGBA;16N": "RGBA;16L" if sys.byteorder == "little" else "RGBA;16B"}
+UNSIGNED_32 = ("I;32", "I;32N", "I;32L", "I;32B")
+SIGNED_32 = ("I;32S", "I;32NS", "I;32LS", "I;32BS")
 
 
 class ImageError(ValueError):
@@ -20,21 +36,34 @@ class ImageError(ValueError):
 
 
 def load_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Read an image file into a float32 RGB array in [0, 1], refusing more than `max_pixels`."""
+    """Read an image file into a float32 sRGB array in [0, 1], upright, refusing more than `max_pixels`."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"No such image file: {path}")
     try:
         with Image.open(path) as image:
             check_size(image.width, image.height, max_pixels)
+            sample_layout = rawmode(image)
+            if sample_layout in (*OPPOSITE_BYTE_ORDER, *NATIVE_16) and is_srgb(image.info.get("icc_profile")):
+                return validate_image(apply_orientation(decode_16_bit_rgb(path), orientation(image)))
             image.load()
-            return validate_image(image)
+            return validate_image(image, integer_format=sample_layout)
     except UnidentifiedImageError:
         raise ImageError(f"{path.name} is not an image file (or its format is not supported).") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path.name} is too large: at most {max_pixels / 1e6:g} megapixels.") from None
     except (OSError, SyntaxError) as error:
         raise ImageError(f"{path.name} could not be decoded; the file may be corrupt ({error}).") from None
+
+
+def source_bit_depth(path) -> int:
+    """16 where the file holds more than 8 bits per sample (16-bit PNG or TIFF, 32-bit TIFF), else 8.
+
+    Reads only the header; use it to save a result with the precision its input had.
+    """
+    with Image.open(path) as image:
+        return 16 if image.mode in ("I", "I;16", "I;16B", "I;16L", "F") or rawmode(image).endswith(
+            ("16B", "16L", "16N")) else 8
 
 
 def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
@@ -46,12 +75,16 @@ def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
         raise ImageError(f"Image is {width}x{height}; both sides must be at least {MIN_SIDE} pixels.")
 
 
-def validate_image(image) -> np.ndarray:
-    """Convert a PIL image or numpy array to float32 RGB in [0, 1], or raise ImageError."""
+def validate_image(image, integer_format: str = "") -> np.ndarray:
+    """Convert a PIL image or numpy array to float32 RGB in [0, 1], or raise ImageError.
+
+    A PIL image is turned upright by its EXIF orientation and converted to sRGB by its ICC profile.
+    `integer_format` is the file's raw sample layout (e.g. "I;32S") where it says how to scale integers.
+    """
     if image is None:
         raise ImageError("No image was given.")
     if isinstance(image, Image.Image):
-        image = pil_to_array(image)
+        image = apply_orientation(pil_to_array(to_srgb(image), integer_format), orientation(image))
     if not isinstance(image, np.ndarray):
         raise ImageError(f"Expected an image, got {type(image).__name__}.")
     if image.ndim == 3 and image.shape[2] == 1:
@@ -69,10 +102,94 @@ def validate_image(image) -> np.ndarray:
     return np.ascontiguousarray(image, dtype=np.float32)
 
 
-def pil_to_array(image: Image.Image) -> np.ndarray:
-    """PIL image to an array, keeping 16-bit precision where the mode has it."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+def rawmode(image: Image.Image) -> str:
+    """How the file stores its samples (e.g. "RGB;16B"), as far as Pillow says before decoding."""
+    if not image.tile:
+        return ""
+    args = image.tile[0].args
+    return args if isinstance(args, str) else str(args[0]) if args else ""
+
+
+def decode_16_bit_rgb(path) -> np.ndarray:
+    """A 16-bit RGB(A) PNG or TIFF as uint16, decoded twice by Pillow: high bytes, then low bytes."""
+    halves = []
+    for swap in (False, True):
+        with Image.open(path) as image:
+            tile = image.tile[0]
+            layout = NATIVE_16.get(rawmode(image), rawmode(image))
+            if swap:
+                layout = OPPOSITE_BYTE_ORDER[layout]
+            args = layout if isinstance(tile.args, str) else (layout, *tile.args[1:])
+            image.tile = [tile._replace(args=args), *image.tile[1:]]
+            image.load()
+            halves.append(np.asarray(image, dtype=np.uint16))
+    high, low = halves
+    return high << 8 | low
+
+
+def orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except (ValueError, TypeError, OSError, SyntaxError):  # unreadable EXIF: treat as upright
+        return 1
+
+
+def apply_orientation(pixels: np.ndarray, exif_orientation: int) -> np.ndarray:
+    """Turn pixels as stored into the picture as shown, per EXIF orientation 1-8 (as ImageOps.exif_transpose)."""
+    turned = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }.get(exif_orientation, lambda a: a)(pixels)
+    return np.ascontiguousarray(turned)
+
+
+def is_srgb(icc_profile) -> bool:
+    """True without a profile (untagged means sRGB) or with one that describes itself as sRGB."""
+    if not icc_profile:
+        return True
+    try:
+        return "srgb" in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))).lower()
+    except (ImageCms.PyCMSError, OSError, TypeError):
+        return True  # an unreadable profile is ignored, as browsers do
+
+
+def to_srgb(image: Image.Image) -> Image.Image:
+    """Convert an image with an embedded non-sRGB ICC profile (Display P3, Adobe RGB, CMYK, ...) to sRGB.
+
+    An unreadable or unusable profile is ignored, as browsers do. Colour management is 8 bits per
+    sample: a 16-bit image with such a profile keeps its colours but not its extra precision.
+    """
+    icc_profile = image.info.get("icc_profile")
+    if is_srgb(icc_profile):
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode not in ("RGB", "RGBA", "L", "CMYK"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    alpha = image.getchannel("A") if image.mode == "RGBA" else None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        converted = ImageCms.profileToProfile(image.convert("RGB") if alpha else image, source, SRGB_PROFILE,
+                                              outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image
+    if alpha is not None:
+        converted.putalpha(alpha)
+    converted.info = {key: value for key, value in image.info.items() if key != "icc_profile"}
+    return converted
+
+
+def pil_to_array(image: Image.Image, integer_format: str = "") -> np.ndarray:
+    """PIL image to an array, keeping 16- and 32-bit precision where the mode has it."""
+    if image.mode in ("I;16", "I;16B", "I;16L"):
         return np.asarray(image, dtype=np.float64) / 65535.0
+    if image.mode == "I":
+        return int32_to_unit(np.asarray(image), integer_format)
     if image.mode == "F":
         return np.asarray(image, dtype=np.float32)
     if image.mode not in ("L", "RGB", "RGBA"):
@@ -80,18 +197,37 @@ def pil_to_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
+def int32_to_unit(samples: np.ndarray, integer_format: str) -> np.ndarray:
+    """32-bit integer samples (as Pillow's signed mode "I" holds them) scaled by their type's range."""
+    if integer_format in UNSIGNED_32:
+        return samples.view(np.uint32) / float(2**32 - 1)
+    if integer_format in SIGNED_32 and samples.min() < 0:
+        raise ImageError("This image stores signed 32-bit pixels with negative values, which are not "
+                         "brightness levels; export it as an 8- or 16-bit PNG, JPEG or TIFF.")
+    if integer_format in SIGNED_32:
+        return samples / float(2**31 - 1)
+    if samples.min() < 0 or samples.max() > 65535:  # a 32-bit image whose file did not say its range
+        raise ImageError("This image stores 32-bit integer pixels of unknown range; "
+                         "export it as an 8- or 16-bit PNG, JPEG or TIFF.")
+    return samples / 65535.0  # mode "I" holding 16-bit samples
+
+
 def to_unit_float(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return image.astype(np.float32) / 255.0
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) / 65535.0
+    if image.dtype in (np.uint16, np.uint32):
+        return (image / float(np.iinfo(image.dtype).max)).astype(np.float32)
     if image.dtype == np.bool_:
         return image.astype(np.float32)
     if np.issubdtype(image.dtype, np.floating):
         image = image.astype(np.float32)
         if image.size and np.isfinite(image).all() and (image.min() < 0 or image.max() > 1):
-            raise ImageError("Float images must have values in [0, 1].")
+            raise ImageError(
+                f"This image stores floating-point pixels from {image.min():g} to {image.max():g} (HDR or raw "
+                "data?); brightness must lie in [0, 1]. Export it as an 8- or 16-bit PNG, JPEG or TIFF.")
         return image
+    if np.issubdtype(image.dtype, np.signedinteger):
+        raise ImageError(f"Pixels of type {image.dtype} are signed; use uint8, uint16, uint32 or floats in [0, 1].")
     raise ImageError(f"Unsupported pixel type {image.dtype}.")
 
 
@@ -104,9 +240,43 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def save_image(image: np.ndarray, path) -> None:
-    """Write a float image in [0, 1] (RGB or single channel) to any format PIL knows."""
-    Image.fromarray(to_uint8(image)).save(path, quality=95)  # quality applies to JPEG and WebP only
+def to_uint16(image: np.ndarray) -> np.ndarray:
+    return (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+
+
+def save_image(image: np.ndarray, path, bit_depth: int = 8, quality: int = 95) -> None:
+    """Write a float image in [0, 1] (RGB or single channel) to any format PIL knows, RGB tagged as sRGB.
+
+    `bit_depth=16` writes a 16-bit PNG (for results of 16-bit inputs); other formats hold 8 bits.
+    `quality` applies to JPEG and WebP only.
+    """
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
+    rgb = image.ndim == 3
+    if bit_depth == 16 and rgb and Path(path).suffix.lower() == ".png":
+        write_png_16(to_uint16(image), path, SRGB_ICC)
+        return
+    Image.fromarray(to_uint8(image)).save(path, quality=quality, **({"icc_profile": SRGB_ICC} if rgb else {}))
+
+
+def write_png_16(rgb: np.ndarray, path, icc_profile: bytes, compress_level: int = 6) -> None:
+    """A 16-bit RGB PNG with an embedded ICC profile (Pillow writes RGB PNGs at 8 bits only)."""
+    height, width = rgb.shape[:2]
+    rows = np.ascontiguousarray(rgb.astype(">u2")).view(np.uint8).reshape(height, width * 6)
+    up = np.empty((height, width * 6 + 1), np.uint8)
+    up[:, 0] = 2  # PNG filter "Up": each byte minus the one above, which compresses smooth photos
+    up[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=up[1:, 1:])
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    with open(path, "wb") as file:
+        file.write(b"\x89PNG\r\n\x1a\n")
+        file.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)))
+        file.write(chunk(b"iCCP", b"sRGB\x00\x00" + zlib.compress(icc_profile)))
+        file.write(chunk(b"IDAT", zlib.compress(up.tobytes(), compress_level)))
+        file.write(chunk(b"IEND", b""))
 
 
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -1,8 +1,13 @@
+import io
+
+import cv2
 import numpy as np
 import pytest
-from PIL import Image
+import tifffile
+from PIL import Image, ImageCms, ImageOps
 
-from dehaze.image_io import ImageError, fit_within, load_image, save_image, validate_image
+from dehaze.image_io import ImageError, fit_within, load_image, save_image, source_bit_depth, validate_image
+from tests.colour_profiles import display_p3_icc, p3_to_srgb_linear, srgb_decode, srgb_encode
 
 
 def test_rgb_uint8_becomes_unit_float():
@@ -80,3 +85,81 @@ def test_fit_within_downscales_only():
     image = np.zeros((100, 300, 3), np.float32)
     assert fit_within(image, 150).shape == (50, 150, 3)
     assert fit_within(image, 1000) is image
+
+
+def test_exif_orientation_is_applied_as_viewers_do(tmp_path):
+    """A phone photo stored sideways with EXIF Orientation loads as it is shown, for all eight orientations."""
+    stored = np.zeros((40, 64, 3), np.uint8)
+    stored[:20, :32] = (255, 0, 0)  # red top-left corner: every turn and flip moves it somewhere else
+    stored[:, 60:] = (0, 0, 255)
+    for exif_orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        path = tmp_path / f"o{exif_orientation}.jpg"
+        Image.fromarray(stored).save(path, exif=exif, quality=95)
+        expected = np.asarray(ImageOps.exif_transpose(Image.open(path))).astype(np.float32) / 255
+        loaded = load_image(path)
+        assert loaded.shape == expected.shape, exif_orientation
+        assert np.array_equal(loaded, expected), exif_orientation
+    assert load_image(tmp_path / "o6.jpg").shape == (64, 40, 3)
+
+
+def test_display_p3_photo_is_converted_to_srgb_and_saved_tagged_srgb(tmp_path):
+    p3_colour = np.array([200, 100, 50])
+    Image.new("RGB", (32, 32), tuple(p3_colour)).save(tmp_path / "p3.png", icc_profile=display_p3_icc())
+    expected = srgb_encode(p3_to_srgb_linear() @ srgb_decode(p3_colour / 255)) * 255
+    loaded = load_image(tmp_path / "p3.png")
+    assert np.abs(loaded[5, 5] * 255 - expected).max() < 1.0
+    assert np.abs(expected - p3_colour).max() > 10  # the conversion matters for this colour
+    for name in ("out.png", "out.jpg"):
+        save_image(loaded, tmp_path / name)
+        with Image.open(tmp_path / name) as saved:
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(saved.info["icc_profile"]))
+            assert "sRGB" in ImageCms.getProfileDescription(profile)
+        assert np.abs(load_image(tmp_path / name)[5, 5] * 255 - expected).max() < 1.5
+
+
+def test_p3_to_srgb_matrix_matches_the_published_one():
+    published = [[1.2249, -0.2247, 0.0], [-0.0420, 1.0419, 0.0], [-0.0197, -0.0786, 1.0979]]
+    assert np.allclose(p3_to_srgb_linear(), published, atol=1e-3)
+
+
+def test_16_bit_rgb_png_and_tiff_keep_their_precision(tmp_path):
+    """Pillow alone would read these as 8-bit; every 16-bit level must survive."""
+    rng = np.random.default_rng(0)
+    deep = rng.integers(0, 65536, (48, 40, 3), dtype=np.uint16)
+    for name in ("deep.png", "deep.tif"):
+        cv2.imwrite(str(tmp_path / name), deep[:, :, ::-1])  # OpenCV writes BGR
+        assert source_bit_depth(tmp_path / name) == 16
+        assert np.array_equal(np.round(load_image(tmp_path / name) * 65535).astype(np.uint16), deep), name
+
+
+def test_16_bit_result_is_written_as_16_bit_png(tmp_path):
+    image = np.random.default_rng(1).random((30, 50, 3)).astype(np.float32)
+    save_image(image, tmp_path / "deep.png", bit_depth=16)
+    written = cv2.imread(str(tmp_path / "deep.png"), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
+    assert written.dtype == np.uint16
+    assert np.abs(written / 65535.0 - image).max() <= 0.5 / 65535 + 1e-7
+    assert np.abs(load_image(tmp_path / "deep.png") - image).max() <= 0.5 / 65535 + 1e-7
+    with Image.open(tmp_path / "deep.png") as saved:
+        assert "sRGB" in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(saved.info["icc_profile"])))
+    assert source_bit_depth(tmp_path / "deep.png") == 16
+    save_image(image, tmp_path / "plain.png")
+    assert source_bit_depth(tmp_path / "plain.png") == 8
+
+
+def test_32_bit_integer_tiff_is_read_by_its_range(tmp_path):
+    ramp = np.linspace(0, 1, 64 * 64).reshape(64, 64)
+    tifffile.imwrite(tmp_path / "u32.tif", np.round(ramp * (2**32 - 1)).astype(np.uint32))
+    assert np.allclose(load_image(tmp_path / "u32.tif")[:, :, 0], ramp, atol=1e-6)
+    tifffile.imwrite(tmp_path / "i32.tif", np.round(ramp * (2**31 - 1)).astype(np.int32))
+    assert np.allclose(load_image(tmp_path / "i32.tif")[:, :, 0], ramp, atol=1e-6)
+    tifffile.imwrite(tmp_path / "negative.tif", np.round((ramp - 0.5) * 2**31).astype(np.int32))
+    with pytest.raises(ImageError, match="negative values"):
+        load_image(tmp_path / "negative.tif")
+
+
+def test_out_of_range_float_tiff_says_what_to_do(tmp_path):
+    tifffile.imwrite(tmp_path / "hdr.tif", np.linspace(0, 4, 64 * 64, dtype=np.float32).reshape(64, 64))
+    with pytest.raises(ImageError, match="from 0 to 4.*Export it as an 8- or 16-bit"):
+        load_image(tmp_path / "hdr.tif")
