@@ -3,59 +3,71 @@
 In most haze-free outdoor patches some pixel is dark in some channel, so the
 dark channel of a hazy image measures the haze: t = 1 - omega * dark(I / A).
 The blocky raw transmission is refined with a guided filter.
+
+Images here are (3, H, W) torch tensors on any device; `dehaze_dcp` also takes
+and returns numpy arrays (H, W, 3), as every method does.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+import torch
+import torch.nn.functional as F
 
-from .guided_filter import guided_filter
-from .scattering import DehazeResult, recover_scene
+from .guided_filter import guided_filter, to_array, to_tensor, window_reduce
+from .scattering import MIN_TRANSMISSION, DehazeResult
 
 PATCH_SIZE = 15
 OMEGA = 0.95
 BRIGHTEST_FRACTION = 0.001
 GUIDED_EPS = 1e-3
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 
 
-def min_filter(image: np.ndarray, size: int) -> np.ndarray:
-    """Separable minimum over size x size windows, edges padded by replication."""
+def min_filter(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Minimum over size x size windows of the last two axes, edges padded by replication."""
     half = size // 2
-    padded = np.pad(image, half, mode="edge")
-    rows = sliding_window_view(padded, size, axis=0).min(axis=-1)
-    return sliding_window_view(rows, size, axis=1).min(axis=-1)
+    padded = F.pad(image[None], (half, half, half, half), mode="replicate")[0]
+    return window_reduce(window_reduce(padded, size, -1, torch.minimum), size, -2, torch.minimum)
 
 
-def dark_channel(image: np.ndarray, patch_size: int = PATCH_SIZE) -> np.ndarray:
-    """min over a patch of min over colour channels, for an (H, W, 3) image."""
-    return min_filter(image.min(axis=2), patch_size)
+def dark_channel(image: torch.Tensor, patch_size: int = PATCH_SIZE) -> torch.Tensor:
+    """min over a patch of min over colour channels, for a (3, H, W) image."""
+    return min_filter(image.amin(dim=0), patch_size)
 
 
-def estimate_airlight(image: np.ndarray, dark: np.ndarray, fraction: float = BRIGHTEST_FRACTION) -> np.ndarray:
+def estimate_airlight(image: torch.Tensor, dark: torch.Tensor, fraction: float = BRIGHTEST_FRACTION) -> torch.Tensor:
     """Among the brightest `fraction` of dark-channel pixels, the colour of the brightest input pixel."""
-    count = max(1, int(dark.size * fraction))
-    candidates = np.argpartition(dark.ravel(), -count)[-count:]
-    colours = image.reshape(-1, 3)[candidates]
-    return colours[colours.sum(axis=1).argmax()].astype(np.float32)
+    count = max(1, int(dark.numel() * fraction))
+    candidates = dark.flatten().topk(count).indices
+    colours = image.flatten(1)[:, candidates]
+    return colours[:, colours.sum(dim=0).argmax()]
 
 
-def estimate_transmission(image: np.ndarray, airlight: np.ndarray, omega: float = OMEGA, patch_size: int = PATCH_SIZE):
+def estimate_transmission(image: torch.Tensor, airlight: torch.Tensor, omega: float = OMEGA,
+                          patch_size: int = PATCH_SIZE) -> torch.Tensor:
     """Raw (unrefined) transmission 1 - omega * dark(I / A)."""
-    normalized = image / np.maximum(airlight, 1e-6)
-    return (1.0 - omega * dark_channel(normalized, patch_size)).astype(np.float32)
+    normalized = image / airlight.clamp(min=1e-6)[:, None, None]
+    return 1.0 - omega * dark_channel(normalized, patch_size)
 
 
-def refine_transmission(image: np.ndarray, transmission: np.ndarray, radius=None, eps: float = GUIDED_EPS):
+def refine_transmission(image: torch.Tensor, transmission: torch.Tensor, radius=None, eps: float = GUIDED_EPS):
     """Guided-filter refinement with the grayscale input as guide; radius defaults to 1/10 of the short side."""
     if radius is None:
-        radius = max(4, min(image.shape[:2]) // 10)
-    gray = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.clip(guided_filter(gray, transmission, radius, eps), 0.0, 1.0)
+        radius = max(4, min(image.shape[-2:]) // 10)
+    gray = torch.tensordot(image.new_tensor(GRAY_WEIGHTS), image, dims=1)
+    return guided_filter(gray, transmission, radius, eps).clamp(0.0, 1.0)
 
 
-def dehaze_dcp(image: np.ndarray, omega: float = OMEGA, patch_size: int = PATCH_SIZE, min_transmission: float = 0.1):
-    """Dehaze an (H, W, 3) float image in [0, 1]; returns the image, refined transmission and airlight."""
-    airlight = estimate_airlight(image, dark_channel(image, patch_size))
-    raw = estimate_transmission(image, airlight, omega, patch_size)
-    transmission = refine_transmission(image, raw)
-    recovered = recover_scene(image, transmission, airlight, min_transmission)
-    return DehazeResult(recovered, transmission, airlight)
+def dehaze_dcp(image, omega: float = OMEGA, patch_size: int = PATCH_SIZE, min_transmission: float = MIN_TRANSMISSION):
+    """Dehaze an (H, W, 3) float array in [0, 1] (or a (3, H, W) tensor, answered in tensors).
+
+    Returns the image, refined transmission and airlight. Arrays are processed on
+    `default_device()`, tensors where they are.
+    """
+    tensor = image if isinstance(image, torch.Tensor) else to_tensor(image)
+    airlight = estimate_airlight(tensor, dark_channel(tensor, patch_size))
+    transmission = refine_transmission(tensor, estimate_transmission(tensor, airlight, omega, patch_size))
+    colour = airlight[:, None, None]
+    recovered = ((tensor - colour) / transmission.clamp(min=min_transmission) + colour).clamp(0.0, 1.0)
+    if isinstance(image, torch.Tensor):
+        return DehazeResult(recovered, transmission, airlight)
+    return DehazeResult(to_array(recovered), transmission.cpu().numpy(), airlight.cpu().numpy())

@@ -1,44 +1,88 @@
-"""The guided filter (He, Sun and Tang, 2010), vectorized with summed-area tables.
+"""The guided filter (He, Sun and Tang, 2010) and the lift of a low-resolution result, in torch.
 
 The filter models the output as a local affine function of the guide,
 q = a * I + b in every window. `affine_coefficients` exposes (a, b) so the same
-model can lift a result computed at low resolution back to full resolution.
+model can lift a result computed at low resolution back to full resolution, and
+`haze_strength_map` reads (a, b) physically to apply only part of the dehazing.
+
+Everything works on tensors of shape (..., H, W) on their own device (numpy
+arrays are accepted and answered in kind), so a GPU, when present, does the
+image math as well as the networks.
 """
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from .image_io import resize
+MIN_SLOPE = 1e-3  # a = 1 / t: slopes below this are fitting noise, not a physical transmission
 
 
-def box_filter(image: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a (2r+1)x(2r+1) window, windows clipped at the border. O(1) per pixel.
+def default_device() -> torch.device:
+    """The GPU when there is one, except inside DataLoader workers, which are forked and cannot use CUDA."""
+    in_worker = torch.utils.data.get_worker_info() is not None
+    return torch.device("cuda" if torch.cuda.is_available() and not in_worker else "cpu")
 
-    The running sums are accumulated in float64: in float32 they lose the low digits of
-    window means towards the bottom right of large images, and variances turn negative.
+
+def to_tensor(image: np.ndarray, device=None) -> torch.Tensor:
+    """An (H, W, C) float array as a (C, H, W) float32 tensor; a view, not a copy, on the CPU."""
+    tensor = torch.from_numpy(np.asarray(image, dtype=np.float32))
+    return tensor.to(device or default_device()).permute(2, 0, 1)
+
+
+def to_array(image: torch.Tensor) -> np.ndarray:
+    """A (C, H, W) tensor as a contiguous (H, W, C) float32 array."""
+    return np.ascontiguousarray(image.permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
+
+
+def window_reduce(values: torch.Tensor, size: int, dim: int, combine) -> torch.Tensor:
+    """`combine` (add, minimum) over every run of `size` consecutive entries along `dim`.
+
+    Built by doubling (pairs, pairs of pairs, ...) and joining the spans that make up
+    `size` in binary: about 2 log2(size) array operations whatever the size, and no
+    running sums over the whole image, whose float32 rounding would swamp small windows.
+    The result is size - 1 shorter than `values` along `dim`.
     """
-    height, width = image.shape[:2]
-    padded = np.zeros((height + 1, width + 1) + image.shape[2:], dtype=np.float64)
-    padded[1:, 1:] = image.cumsum(0, dtype=np.float64).cumsum(1)
-    rows, cols = np.arange(height), np.arange(width)
-    top, bottom = np.clip(rows - radius, 0, height), np.clip(rows + radius + 1, 0, height)
-    left, right = np.clip(cols - radius, 0, width), np.clip(cols + radius + 1, 0, width)
-    total = (
-        padded[bottom][:, right] - padded[top][:, right] - padded[bottom][:, left] + padded[top][:, left]
-    )
-    count = np.outer(bottom - top, right - left)
-    if image.ndim == 3:
-        count = count[:, :, None]
-    return (total / count).astype(np.float32)
+    length = values.shape[dim] - size + 1
+    result, offset, span, width = None, 0, values, 1
+    while True:
+        if size & width:
+            piece = span.narrow(dim, offset, length)
+            result = piece if result is None else combine(result, piece)
+            offset += width
+        if 2 * width > size:
+            return result
+        shorter = span.shape[dim] - width
+        span = combine(span.narrow(dim, 0, shorter), span.narrow(dim, width, shorter))
+        width *= 2
 
 
-def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int = 40, eps: float = 1e-3) -> np.ndarray:
-    """Edge-preserving smoothing of a single-channel `source` steered by a gray `guide`."""
-    a, b = affine_coefficients(guide, source, radius, eps)
-    return a * guide + b
+def window_counts(length: int, radius: int, device) -> torch.Tensor:
+    """How many of the 2r+1 window positions around each index fall inside [0, length)."""
+    index = torch.arange(length, device=device)
+    return ((index + radius).clamp(max=length - 1) - (index - radius).clamp(min=0) + 1).float()
 
 
-def affine_coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps: float):
-    """Window-averaged (a, b) of the local model source ~ a * guide + b (all arrays (H, W) or (H, W, C))."""
+def box_filter(image, radius: int):
+    """Mean over (2r+1)x(2r+1) windows of the last two axes, windows clipped at the border."""
+    values = torch.as_tensor(image)
+    height, width = values.shape[-2:]
+    size = 2 * radius + 1
+    padded = F.pad(values, (radius, radius, radius, radius))
+    sums = window_reduce(window_reduce(padded, size, -1, torch.add), size, -2, torch.add)
+    counts = window_counts(height, radius, values.device)[:, None] * window_counts(width, radius, values.device)
+    return like(image, sums / counts.to(sums.dtype))
+
+
+def guided_filter(guide, source, radius: int = 40, eps: float = 1e-3):
+    """Edge-preserving smoothing of `source` steered by `guide`, both (..., H, W)."""
+    guide_tensor = torch.as_tensor(guide)
+    a, b = affine_coefficients(guide_tensor, torch.as_tensor(source), radius, eps)
+    return like(source, a * guide_tensor + b)
+
+
+def affine_coefficients(guide, source, radius: int, eps: float):
+    """Window-averaged (a, b) of the local model source ~ a * guide + b, elementwise over (..., H, W)."""
+    guide, source = torch.as_tensor(guide), torch.as_tensor(source)
     mean_guide = box_filter(guide, radius)
     mean_source = box_filter(source, radius)
     covariance = box_filter(guide * source, radius) - mean_guide * mean_source
@@ -48,23 +92,50 @@ def affine_coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps:
     return box_filter(a, radius), box_filter(b, radius)
 
 
-def lift_to_full_resolution(
-    full_input: np.ndarray, small_input: np.ndarray, small_output: np.ndarray, radius: int = 4, eps: float = 1e-4
-) -> np.ndarray:
+def haze_strength_map(a: torch.Tensor, b: torch.Tensor, strength: float):
+    """The affine map J = a_s I + b_s that removes only `strength` of the haze modelled by J = a I + b.
+
+    Dehazing inverts I = J t + A (1 - t), so a = 1 / t and b = A (1 - a). Scaling the
+    haze density beta by s turns t = exp(-beta d) into t**s: a_s = a**s and
+    b_s = A (1 - a**s) = b (1 - a**s) / (1 - a), with the ratio computed as
+    expm1(s log a) / expm1(log a), whose limit where a is 1 is s.
+    """
+    log_a = torch.log(a.clamp(min=MIN_SLOPE))
+    near_one = log_a.abs() < 1e-6
+    safe_log_a = torch.where(near_one, torch.ones_like(log_a), log_a)
+    ratio = torch.where(near_one, torch.full_like(log_a, strength), torch.expm1(strength * safe_log_a) / torch.expm1(safe_log_a))
+    return torch.exp(strength * log_a), b * ratio
+
+
+def lift_to_full_resolution(full_input, small_input, small_output, radius: int = 4, eps: float = 1e-4,
+                            strength: float = 1.0):
     """Apply to `full_input` the per-channel local affine map that takes `small_input` to `small_output`.
 
-    Dehazing is locally affine in the hazy image (J = I / t - A (1 - t) / t), so fitting
-    that map at the working size and upsampling its coefficients keeps full-resolution
-    detail at the cost of a low-resolution network pass.
+    Inputs are (C, H, W). Dehazing is locally affine in the hazy image
+    (J = I / t - A (1 - t) / t), so fitting that map at the working size and
+    upsampling its coefficients keeps full-resolution detail at the cost of a
+    low-resolution pass. The coefficients are box-filtered twice, hence smooth,
+    so bilinear upsampling serves as well as bicubic at a third of the cost.
+    `strength` below 1 removes only that part of the haze (see `haze_strength_map`).
     """
-    a, b = affine_coefficients(small_input, small_output, radius, eps)
-    height, width = full_input.shape[:2]
-    a_full, b_full = resize_unclipped(a, width, height), resize_unclipped(b, width, height)
-    return np.clip(a_full * full_input + b_full, 0.0, 1.0).astype(np.float32)
+    full_input = torch.as_tensor(full_input)
+    a, b = affine_coefficients(torch.as_tensor(small_input), torch.as_tensor(small_output), radius, eps)
+    if strength != 1:
+        a, b = haze_strength_map(a, b, strength)
+    size = full_input.shape[-2:]
+    if a.shape[-2:] != size:
+        coefficients = torch.cat([a, b])[None].contiguous(memory_format=torch.channels_last)
+        a, b = F.interpolate(coefficients, size=size, mode="bilinear", align_corners=False)[0].chunk(2)
+    lifted = torch.empty_like(full_input)  # in the input's memory layout: (H, W, C) arrays convert back without a copy
+    return like(full_input, torch.mul(a, full_input, out=lifted).add_(b).clamp_(0.0, 1.0))
 
 
-def resize_unclipped(coefficients: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize coefficient maps, which unlike images are not bounded to [0, 1]."""
-    low, high = coefficients.min(), coefficients.max()
-    span = max(high - low, 1e-12)
-    return resize((coefficients - low) / span, width, height) * span + low
+def resize_tensor(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize a (C, H, W) image with antialiased bicubic interpolation (as PIL's), clipped to [0, 1]."""
+    batch = image[None].contiguous(memory_format=torch.channels_last)
+    return F.interpolate(batch, size=(height, width), mode="bicubic", antialias=True, align_corners=False)[0].clamp(0, 1)
+
+
+def like(reference, result: torch.Tensor):
+    """`result` as a numpy array if `reference` was one, so numpy callers stay in numpy."""
+    return result.cpu().numpy() if isinstance(reference, np.ndarray) else result

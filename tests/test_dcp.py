@@ -1,32 +1,65 @@
 import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
 from dehaze.dcp import dark_channel, dehaze_dcp, estimate_airlight, min_filter
+from dehaze.guided_filter import to_tensor
+from dehaze.image_io import resize
 from dehaze.metrics import psnr
+from tests.test_guided_filter import guided_filter_float64
+
+
+def dehaze_dcp_float64(image: np.ndarray, patch=15, omega=0.95, t0=0.1):
+    """Reference: He et al.'s DCP in float64 numpy, as this library computed it before torch."""
+    image = image.astype(np.float64)
+
+    def dark(values):
+        padded = np.pad(values.min(axis=2), patch // 2, mode="edge")
+        return sliding_window_view(padded, (patch, patch)).min(axis=(-1, -2))
+
+    dark_hazy = dark(image)
+    candidates = np.argsort(dark_hazy.ravel(), kind="stable")[-max(1, int(dark_hazy.size * 0.001)):]
+    colours = image.reshape(-1, 3)[candidates]
+    airlight = colours[colours.sum(axis=1).argmax()]
+    raw = 1 - omega * dark(image / airlight)
+    gray = image @ np.array([0.299, 0.587, 0.114])
+    transmission = np.clip(guided_filter_float64(gray, raw, max(4, min(image.shape[:2]) // 10), 1e-3), 0, 1)
+    return np.clip((image - airlight) / np.maximum(transmission, t0)[..., None] + airlight, 0, 1), transmission
 
 
 def test_min_filter_matches_brute_force():
     values = np.random.default_rng(0).random((23, 31)).astype(np.float32)
     padded = np.pad(values, 2, mode="edge")
     expected = np.array([[padded[i:i + 5, j:j + 5].min() for j in range(31)] for i in range(23)])
-    assert np.array_equal(min_filter(values, 5), expected)
+    assert np.array_equal(min_filter(torch.from_numpy(values), 5).numpy(), expected)
 
 
 def test_dark_channel_is_low_on_clear_photos_and_high_in_haze(clear_photo, hazy_pair):
-    hazy = hazy_pair[0]
-    assert np.median(dark_channel(clear_photo)) < 0.25
-    assert np.median(dark_channel(hazy)) > np.median(dark_channel(clear_photo)) + 0.2
+    clear, hazy = to_tensor(clear_photo), to_tensor(hazy_pair[0])
+    assert dark_channel(clear).median() < 0.25
+    assert dark_channel(hazy).median() > dark_channel(clear).median() + 0.2
 
 
 def test_airlight_is_the_haze_colour(hazy_pair):
     hazy, _, _, airlight = hazy_pair
+    hazy = to_tensor(hazy)
     estimate = estimate_airlight(hazy, dark_channel(hazy))
-    assert np.abs(estimate - airlight).max() < 0.1
+    assert (estimate.cpu() - airlight).abs().max() < 0.1
+
+
+def test_dcp_matches_a_float64_reference(hazy_pair):
+    hazy = resize(hazy_pair[0], 1200, 800)
+    expected_image, expected_transmission = dehaze_dcp_float64(hazy)
+    result = dehaze_dcp(hazy)
+    assert np.abs(result.transmission - expected_transmission).max() < 1e-3
+    assert np.abs(result.image - expected_image).max() < 1e-3
 
 
 def test_dcp_recovers_synthetic_haze_better_than_the_input(hazy_pair):
     hazy, clear, transmission, _ = hazy_pair
     result = dehaze_dcp(hazy)
     assert psnr(result.image, clear) > psnr(hazy, clear) + 3
+    assert result.image.shape == hazy.shape and result.image.dtype == np.float32
     assert result.transmission.shape == hazy.shape[:2]
     assert 0 <= result.transmission.min() and result.transmission.max() <= 1
     assert np.corrcoef(result.transmission.ravel(), transmission.ravel())[0, 1] > 0.7
