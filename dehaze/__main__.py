@@ -1,37 +1,113 @@
-"""Command line: python -m dehaze photo.jpg -o out.png --method gan|dcp|mscnn"""
+"""Command line: python -m dehaze photo.jpg [more.jpg folder/ "shots/*.png" ...] -o out --method gan|dcp|mscnn"""
 
 import argparse
+import glob
 import sys
 from pathlib import Path
 
+from PIL import Image
+from tqdm import tqdm
+
 from .image_io import ImageError, load_image, save_image
-from .pipeline import METHODS, WORKING_SIZE, dehaze
+from .pipeline import METHODS, WORKING_SIZE, dehaze_same_size
+
+
+def expand_inputs(patterns) -> tuple:
+    """Files named by each argument (a file, a folder's images, or a glob), and the arguments that named none."""
+    image_suffixes = set(Image.registered_extensions())
+    files, unmatched = [], []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in image_suffixes)
+        elif glob.has_magic(pattern):
+            found = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        else:
+            found = [path]  # a missing file is reported when it is read
+        files += [f for f in found if f not in files]
+        if not found:
+            unmatched.append(pattern)
+    return files, unmatched
+
+
+def same_size_groups(files, batch_size: int, report):
+    """(path, image) runs of up to batch_size consecutive readable images of one size; unreadable files are reported."""
+    group = []
+    for path in files:
+        try:
+            image = load_image(path)
+        except ImageError as error:
+            report(path, error)
+            continue
+        if group and (len(group) == batch_size or group[0][1].shape != image.shape):
+            yield group
+            group = []
+        group.append((path, image))
+    if group:
+        yield group
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m dehaze", description="Dehaze a photo.")
-    parser.add_argument("input", type=Path, help="hazy image (PNG, JPEG, TIFF, WebP, ...)")
-    parser.add_argument("-o", "--output", type=Path, help="output image; default <input>_<method>.png")
+    parser = argparse.ArgumentParser(prog="python -m dehaze", description="Dehaze photos: files, folders or globs.")
+    parser.add_argument("inputs", nargs="+", metavar="input",
+                        help="hazy image (PNG, JPEG, TIFF, WebP, ...), a folder of them, or a quoted glob such as 'shots/*.jpg'")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="output image for one input file, else a folder; default <input>_<method>.png beside each input")
     parser.add_argument("--method", choices=METHODS, default="gan")
     parser.add_argument("--working-size", type=int, default=WORKING_SIZE,
-                        help="long side at which the method runs; larger images are lifted to full size")
-    parser.add_argument("--transmission", type=Path, help="also save the transmission map (dcp, mscnn)")
+                        help="methods run on at most this squared pixels; larger images are lifted to full size")
+    parser.add_argument("--strength", type=float, default=1.0,
+                        help="how much of the haze to remove, from 0 (none: the input) to 1 (all, the default)")
+    parser.add_argument("--transmission", type=Path,
+                        help="also save the transmission map (dcp, mscnn): a file for one input file, else a folder")
+    parser.add_argument("--batch-size", type=int, default=4,
+                        help="consecutive images of one size dehazed together (one network pass on a GPU)")
     args = parser.parse_args(argv)
-    try:
-        result = dehaze(load_image(args.input), args.method, args.working_size)
-    except (ImageError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    output = args.output or args.input.with_name(f"{args.input.stem}_{args.method}.png")
-    save_image(result.image, output)
-    print(f"wrote {output}")
-    if args.transmission:
-        if result.transmission is None:
-            print(f"error: method {args.method} has no transmission map", file=sys.stderr)
-            return 2
-        save_image(result.transmission, args.transmission)
-        print(f"wrote {args.transmission}")
-    return 0
+    if not 0 <= args.strength <= 1:
+        parser.error(f"--strength must be between 0 and 1, got {args.strength:g}")
+    if args.transmission and args.method == "gan":
+        parser.error("method gan has no transmission map")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+
+    files, unmatched = expand_inputs(args.inputs)
+    single = len(args.inputs) == 1 and len(files) == 1 and not Path(args.inputs[0]).is_dir()
+    failures = len(unmatched)
+    for pattern in unmatched:
+        print(f"error: no images match {pattern}", file=sys.stderr)
+
+    def destination(folder, path, suffix):
+        if single and folder:
+            return folder
+        folder = folder or path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{path.stem}_{args.method}{suffix}.png"
+
+    progress = tqdm(total=len(files), unit="image", disable=single or not files)
+
+    def report(path, error):
+        nonlocal failures
+        failures += 1
+        progress.write(f"error: {path}: {error}" if not single else f"error: {error}", file=sys.stderr)
+        progress.update()
+
+    for group in same_size_groups(files, args.batch_size, report):
+        results = dehaze_same_size([image for _, image in group], args.method, args.working_size, args.strength)
+        for (path, _), result in zip(group, results):
+            try:
+                output = destination(args.output, path, "")
+                save_image(result.image, output)
+                if args.transmission:
+                    save_image(result.transmission, destination(args.transmission, path, "_transmission"))
+            except (OSError, ValueError) as error:
+                report(path, error)
+                continue
+            progress.write(f"wrote {output}")
+            progress.update()
+    progress.close()
+    if failures:
+        print(f"{failures} of {len(files) + len(unmatched)} inputs failed", file=sys.stderr)
+    return 2 if failures else 0
 
 
 if __name__ == "__main__":

@@ -256,7 +256,7 @@ def save_image(image: np.ndarray, path, bit_depth: int = 8, quality: int = 95) -
     if bit_depth == 16 and rgb and Path(path).suffix.lower() == ".png":
         write_png_16(to_uint16(image), path, SRGB_ICC)
         return
-    Image.fromarray(to_uint8(image)).save(path, quality=quality, **({"icc_profile": SRGB_ICC} if rgb else {}))
+    Image.fromarray(to_uint8(image)).save(path, quality=quality, compress_level=1, **({"icc_profile": SRGB_ICC} if rgb else {}))
 
 
 def write_png_16(rgb: np.ndarray, path, icc_profile: bytes, compress_level: int = 6) -> None:
