@@ -2,17 +2,25 @@
 
     python app.py            # then open http://localhost:7860
 
-Endpoints (see README): /dehaze (one method) and /compare (all methods,
-before/after sliders, transmission maps, PSNR/SSIM against a ground truth).
+Endpoints (see README): /dehaze runs the chosen method and returns a before/after preview and the
+full-resolution result as a file; /compare runs every method for the sliders, transmission maps and
+PSNR/SSIM against an optional ground truth. All model work shares one queue slot.
 """
 
-from functools import lru_cache
+import logging
+import tempfile
+import time
+from collections import OrderedDict
 from pathlib import Path
+from typing import NamedTuple, Optional
 
 import gradio as gr
+import numpy as np
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
 
-from dehaze import ImageError, dehaze, load_image
-from dehaze.image_io import to_uint8
+from dehaze import ImageError, dehaze, load_image, save_image
+from dehaze.image_io import fit_within, source_bit_depth, to_uint8
 from dehaze.metrics import score
 
 try:  # ZeroGPU on Hugging Face Spaces: borrow a GPU for each call
@@ -24,14 +32,34 @@ except ImportError:
 
 METHODS = {"GAN": "gan", "DCP": "dcp", "MSCNN": "mscnn"}
 MAX_PIXELS = 12_000_000
-LAUNCH_OPTIONS = {"max_file_size": "20mb"}
+MAX_FILE_MB = 20
+# Gradio bounds each uploaded file, not how many one upload request carries; the page sends one per request.
+MAX_UPLOAD_REQUEST_BYTES = 2 * MAX_FILE_MB * 1024 * 1024 + 64 * 1024
+PREVIEW_SIDE = 1280  # long side of what the sliders and maps show: a laptop screen at full width
+PREVIEWS_CACHED = 12  # (upload, method, strength) previews kept so /compare reuses /dehaze's work
+MODEL_WORK = "model-work"  # one concurrency group: /dehaze and /compare never run models at once
 QUEUE_OPTIONS = {"max_size": 16, "default_concurrency_limit": 1}
+DELETE_CACHE = (600, 3600)  # every 10 minutes, delete uploads and results older than an hour
 EXAMPLES_DIR = Path(__file__).parent / "examples"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
+DOWNLOADS = Path(tempfile.mkdtemp(prefix="dehaze-downloads-"))
+log = logging.getLogger("dehaze.app")
+
+
+class Preview(NamedTuple):
+    """One method's result at preview size: what the page shows, never the full-resolution arrays."""
+
+    image: np.ndarray
+    transmission: Optional[np.ndarray]
+
+
+PREVIEWS: "OrderedDict[tuple, Preview]" = OrderedDict()
 
 
 class ImageUpload(gr.Image):
     """An image drop zone that hands the handler the uploaded file's path undecoded, so that
-    dehaze's loader, not Gradio's, reads it and explains what is wrong with a bad file."""
+    dehaze's loader, not Gradio's, reads it (upright, in sRGB, at full precision) and explains
+    what is wrong with a bad file."""
 
     is_template = True  # rendered by the frontend's Image component
 
@@ -39,93 +67,243 @@ class ImageUpload(gr.Image):
         return None if payload is None else payload.path
 
 
-def read_image(path, what: str):
+class MethodChoice(gr.Radio):
+    """Method radio buttons whose API values reach `check_request` unvalidated: Gradio's own check
+    would print a traceback for a caller's typo, ours logs one line."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+
+
+class StrengthSlider(gr.Slider):
+    """A 0-100 % slider whose API values reach `check_request` unvalidated (see MethodChoice)."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+
+
+class UploadLimit:
+    """ASGI middleware refusing an upload request larger than `max_bytes` before reading it."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].rstrip("/").endswith("/upload"):
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if not length.isdigit() or int(length) > self.max_bytes:
+                log.warning("refused an upload request of %s bytes", length.decode() or "unknown")
+                message = f"One upload may carry at most {self.max_bytes // 2**20} MB with a declared length."
+                return await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def launch_options() -> dict:
+    """Keyword arguments for `launch`, fresh each time (Gradio adds to app_kwargs)."""
+    return {"max_file_size": f"{MAX_FILE_MB}mb", "css": CSS,
+            "app_kwargs": {"middleware": [Middleware(UploadLimit, max_bytes=MAX_UPLOAD_REQUEST_BYTES)]}}
+
+
+def refuse(message: str) -> gr.Error:
+    """A user's mistake: one line in the server log, the message on the page, no traceback."""
+    log.warning("refused: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
+def read_image(path, what: str) -> np.ndarray:
     if not path:
-        raise gr.Error(f"Please upload a {what}.")
+        raise refuse(f"Please upload a {what}.")
     try:
         return load_image(path, MAX_PIXELS)
     except ImageError as error:
-        raise gr.Error(str(error)) from None
+        raise refuse(f"{what.capitalize()}: {error}") from None
 
 
-@lru_cache(maxsize=2)
-def read_hazy(path):
-    """The uploaded hazy photo, decoded once for all methods and the scores."""
-    return read_image(path, "hazy photo")
-
-
-@lru_cache(maxsize=6)
-def dehaze_file(path: str, method: str):
-    """The result of one method on one uploaded file; cached so /compare reuses /dehaze's work."""
+def check_request(method: str, strength) -> float:
+    """The method name checked and the strength in percent turned into dehaze's fraction."""
     if method not in METHODS:
-        raise gr.Error(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    return dehaze(read_hazy(path), METHODS[method])
+        raise refuse(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 100:
+        raise refuse(f"Strength must be a percentage from 0 to 100, not {strength!r}.")
+    return float(strength) / 100
+
+
+def to_preview(image: np.ndarray) -> np.ndarray:
+    return to_uint8(fit_within(image, PREVIEW_SIDE))
+
+
+def run_method(hazy: np.ndarray, upload: str, method: str, strength: float):
+    """Full-resolution result of one method; its preview is kept, the full arrays are not."""
+    result = dehaze(hazy, METHODS[method], strength=strength)
+    transmission = None if result.transmission is None else to_preview(result.transmission)
+    PREVIEWS[upload, method, strength] = Preview(to_preview(result.image), transmission)
+    while len(PREVIEWS) > PREVIEWS_CACHED:
+        PREVIEWS.popitem(last=False)
+    return result
+
+
+def preview_of(hazy: np.ndarray, hazy_path: str, method: str, strength: float) -> Preview:
+    """The cached preview of this upload, method and strength, or the method run now."""
+    key = (hazy_path, method, strength)
+    if key in PREVIEWS:
+        PREVIEWS.move_to_end(key)
+    else:
+        run_method(hazy, hazy_path, method, strength)
+    return PREVIEWS[key]
+
+
+def write_download(image: np.ndarray, hazy_path: str, method: str) -> str:
+    """The full-resolution result as a file named after the upload: JPEG (quality 95) for a JPEG upload,
+    else PNG, 16-bit where the upload had more than 8 bits. Files older than the cache's age are removed."""
+    for old in DOWNLOADS.glob("*/*"):
+        if time.time() - old.stat().st_mtime > DELETE_CACHE[1]:
+            old.unlink(missing_ok=True)
+            old.parent.rmdir()
+    upload = Path(hazy_path)
+    suffix = ".jpg" if upload.suffix.lower() in (".jpg", ".jpeg") else ".png"
+    path = Path(tempfile.mkdtemp(dir=DOWNLOADS)) / f"{upload.stem}_dehazed_{method.lower()}{suffix}"
+    save_image(image, path, bit_depth=source_bit_depth(hazy_path) if suffix == ".png" else 8)
+    return str(path)
 
 
 @on_gpu
-def dehaze_one(hazy_path, method="GAN"):
-    """Dehaze with one method; returns the dehazed image."""
-    return to_uint8(dehaze_file(hazy_path, method).image)
+def dehaze_photo(hazy_path, method="GAN", strength=100):
+    """The chosen method only: a (hazy, dehazed) preview pair and the full-resolution result as a file."""
+    fraction = check_request(method, strength)
+    hazy = read_image(hazy_path, "hazy photo")
+    result = run_method(hazy, hazy_path, method, fraction)
+    download = write_download(result.image, hazy_path, method)
+    return (to_preview(hazy), PREVIEWS[hazy_path, method, fraction].image), download
+
+
+def name_result_sides(method, strength):
+    """Page only: name both sides of the result slider and show the download."""
+    return (gr.ImageSlider(label=f"Left: hazy photo · right: {method} at {strength:g}% strength"),
+            gr.DownloadButton(visible=True))
 
 
 @on_gpu
-def compare(hazy_path, clear_path=None, progress=gr.Progress()):
-    """Every method on one photo: GAN-vs-baseline sliders, transmission maps, scores against a ground truth."""
-    results = {}
-    for done, method in enumerate(METHODS):
-        progress(done / len(METHODS), desc=f"Running {method}")
-        results[method] = dehaze_file(hazy_path, method)
-    scores = []
-    if clear_path:
-        clear = read_image(clear_path, "ground truth")
-        outputs = {"Hazy input": read_hazy(hazy_path), **{m: r.image for m, r in results.items()}}
-        try:
-            scores = [[name, *score(image, clear).values()] for name, image in outputs.items()]
-        except ValueError as error:
-            raise gr.Error(f"The ground truth must have the hazy photo's size: {error}.") from None
-    gan = to_uint8(results["GAN"].image)
-    return (
-        (to_uint8(results["DCP"].image), gan),
-        (to_uint8(results["MSCNN"].image), gan),
-        to_uint8(results["DCP"].transmission),
-        to_uint8(results["MSCNN"].transmission),
-        [[name, round(p, 2), round(s, 4)] for name, p, s in scores],
-    )
+def compare(hazy_path, method="GAN", clear_path=None, strength=100, progress=gr.Progress()):
+    """The two other methods against the chosen one, DCP and MSCNN transmission maps and, with a
+    ground truth, PSNR/SSIM of every method.
+
+    Both uploads are checked before any model runs. Scores are computed at full resolution;
+    without a ground truth, previews cached by /dehaze are reused.
+    """
+    fraction = check_request(method, strength)
+    hazy = read_image(hazy_path, "hazy photo")
+    clear = read_image(clear_path, "ground truth") if clear_path else None
+    if clear is not None and clear.shape != hazy.shape:
+        raise refuse(f"The ground truth is {clear.shape[1]}x{clear.shape[0]} but the hazy photo is "
+                     f"{hazy.shape[1]}x{hazy.shape[0]}; upload the clear photo of the same scene at the same size.")
+    previews, scores = {}, []
+    if clear is not None:
+        scores.append(["Hazy input", *score(hazy, clear).values()])
+    for done, name in enumerate(METHODS):
+        progress(done / len(METHODS), desc=f"Running {name}")
+        if clear is None:
+            previews[name] = preview_of(hazy, hazy_path, name, fraction)
+        else:
+            scores.append([name, *score(run_method(hazy, hazy_path, name, fraction).image, clear).values()])
+            previews[name] = PREVIEWS[hazy_path, name, fraction]
+    pairs = [(previews[other].image, previews[method].image) for other in METHODS if other != method]
+    return (*pairs, previews["DCP"].transmission, previews["MSCNN"].transmission,
+            [[name, round(p, 2), round(s, 4)] for name, p, s in scores])
 
 
-def example_rows():
-    return [[str(hazy), "GAN", str(hazy.with_name(hazy.name.replace("_hazy", "_clear")))]
-            for hazy in sorted(EXAMPLES_DIR.glob("*_hazy.jpg"))]
+def name_compare_sides(method):
+    """Page only: name both sides of the comparison sliders."""
+    return tuple(gr.ImageSlider(label=f"Left: {other} · right: {method}") for other in METHODS if other != method)
+
+
+def example_ground_truth(hazy_path: str) -> Optional[str]:
+    """The clear partner of the example just picked (`x_hazy.jpg` -> `x_clear.*` in examples/), or
+    None for a hazy photo without one, so the ground truth never belongs to another photo."""
+    stem = Path(hazy_path).stem
+    partners = [path for path in EXAMPLES_DIR.glob(stem.replace("_hazy", "_clear") + ".*")
+                if "_hazy" in stem and path.suffix.lower() in IMAGE_SUFFIXES]
+    return str(partners[0]) if partners else None
+
+
+def example_photos() -> list:
+    """Every image in examples/ that is not a clear partner, so the lead can add or rename photos freely."""
+    return [str(path) for path in sorted(EXAMPLES_DIR.iterdir())
+            if path.suffix.lower() in IMAGE_SUFFIXES and "_clear" not in path.stem]
+
+
+# On a phone the result sits below the controls: bring it into view when Dehaze is pressed (its
+# progress shows there) and again once the new result has been laid out (which resets the scroll);
+# on a wide screen it is beside the button already and nothing moves.
+SCROLL_TO_RESULT = """async (...inputs) => {
+    await new Promise(resolve => setTimeout(resolve, 200));
+    const result = document.getElementById("result");
+    if (result && result.getBoundingClientRect().top > window.innerHeight / 2) {
+        result.scrollIntoView({behavior: "smooth", block: "start"});
+    }
+    return inputs;
+}"""
+# Example thumbnails in one row that scrolls sideways, so the button stays on a phone's first screen.
+CSS = """
+#examples .gallery { flex-wrap: nowrap; overflow-x: auto; }
+#examples .gallery-item .container { width: 68px; height: 51px; }
+"""
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="dehaze") as demo:
-        gr.Markdown(
-            "# dehaze\nDrop a hazy photo. A conditional GAN removes the haze; Dark Channel Prior (He et al.) "
-            "and MSCNN (Ren et al.) are shown beside it. Add the clear ground truth to score every method."
-        )
-        with gr.Row():
-            with gr.Column():
-                hazy = ImageUpload(type="filepath", label="Hazy photo", sources=["upload", "clipboard"], elem_id="hazy")
-                method = gr.Radio(list(METHODS), value="GAN", label="Method")
-                clear = ImageUpload(type="filepath", label="Clear ground truth (optional)", sources=["upload"])
-                run = gr.Button("Dehaze", variant="primary")
-            dehazed = gr.Image(label="Dehazed", format="png", interactive=False, elem_id="dehazed")
-        with gr.Row():
-            slider_dcp = gr.ImageSlider(label="DCP | GAN", format="png", interactive=False, elem_id="slider-dcp")
-            slider_mscnn = gr.ImageSlider(label="MSCNN | GAN", format="png", interactive=False, elem_id="slider-mscnn")
-        with gr.Row():
-            transmission_dcp = gr.Image(label="DCP transmission", format="png", interactive=False)
-            transmission_mscnn = gr.Image(label="MSCNN transmission", format="png", interactive=False)
-        scores = gr.Dataframe(headers=["", "PSNR (dB)", "SSIM"], label="Scores against the ground truth",
-                              interactive=False)
-        gr.Examples(example_rows(), inputs=[hazy, method, clear], cache_examples=False)
-        run.click(dehaze_one, [hazy, method], dehazed, api_name="dehaze").success(
-            compare, [hazy, clear], [slider_dcp, slider_mscnn, transmission_dcp, transmission_mscnn, scores],
-            api_name="compare",
-        )
+    with gr.Blocks(title="dehaze", delete_cache=DELETE_CACHE) as demo:
+        gr.Markdown("### dehaze: remove haze from a photo\nDrop a photo or pick an example, then press **Dehaze**.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=320):
+                hazy = ImageUpload(type="filepath", label="Hazy photo", sources=["upload", "clipboard"],
+                                   elem_id="hazy", height=220)
+                examples = gr.Examples(example_photos(), inputs=[hazy], label="Examples (click one)",
+                                       examples_per_page=12, cache_examples=False, elem_id="examples")
+                with gr.Row():
+                    method = MethodChoice(list(METHODS), value="GAN", label="Method", elem_id="method", min_width=200)
+                    strength = StrengthSlider(0, 100, value=100, step=1, label="Strength (%): 0 keeps the photo",
+                                         elem_id="strength", min_width=200)
+                run = gr.Button("Dehaze", variant="primary", elem_id="run")
+            with gr.Column(scale=1, min_width=320, elem_id="result"):
+                result = gr.ImageSlider(label="Before / after", format="png", interactive=False,
+                                        elem_id="result-slider", max_height=560)
+                download = gr.DownloadButton("Download full resolution", visible=False, size="md", elem_id="download")
+        with gr.Accordion("Compare methods, transmission maps and scores", open=False, elem_id="compare"):
+            with gr.Row():
+                clear = ImageUpload(type="filepath", label="Clear ground truth (optional, for PSNR/SSIM)",
+                                    sources=["upload"], elem_id="clear", height=200)
+                scores = gr.Dataframe(headers=["", "PSNR (dB)", "SSIM"], label="Scores against the ground truth", elem_id="scores",
+                                      interactive=False)
+            compare_button = gr.Button("Compare all methods", elem_id="compare-button")
+            with gr.Row():
+                slider_a = gr.ImageSlider(label="Other method · chosen method", format="png", interactive=False,
+                                          elem_id="slider-a")
+                slider_b = gr.ImageSlider(label="Other method · chosen method", format="png", interactive=False,
+                                          elem_id="slider-b")
+            with gr.Row():
+                transmission_dcp = gr.Image(label="DCP transmission (dark = dense haze)", format="png",
+                                            interactive=False, elem_id="transmission-dcp")
+                transmission_mscnn = gr.Image(label="MSCNN transmission (dark = dense haze)", format="png",
+                                              interactive=False, elem_id="transmission-mscnn")
+        examples.load_input_event.then(example_ground_truth, hazy, clear, api_name="example_ground_truth",
+                                       api_visibility="private", queue=False)
+        hazy.upload(lambda: None, None, clear, api_name="forget_ground_truth", api_visibility="private",
+                    queue=False)
+        run.click(dehaze_photo, [hazy, method, strength], [result, download], api_name="dehaze",
+                  concurrency_id=MODEL_WORK, concurrency_limit=1, js=SCROLL_TO_RESULT).success(
+            name_result_sides, [method, strength], [result, download], js=SCROLL_TO_RESULT,
+            api_name="name_result_sides", api_visibility="private", queue=False)
+        compare_button.click(compare, [hazy, method, clear, strength],
+                             [slider_a, slider_b, transmission_dcp, transmission_mscnn, scores], api_name="compare",
+                             concurrency_id=MODEL_WORK, concurrency_limit=1).success(
+            name_compare_sides, method, [slider_a, slider_b], api_name="name_compare_sides",
+            api_visibility="private", queue=False)
     return demo.queue(**QUEUE_OPTIONS)
 
 
 if __name__ == "__main__":
-    build_demo().launch(**LAUNCH_OPTIONS)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    build_demo().launch(**launch_options())
