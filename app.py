@@ -40,6 +40,7 @@ PREVIEWS_CACHED = 12  # (upload, method, strength) previews kept so /compare reu
 MODEL_WORK = "model-work"  # one concurrency group: /dehaze and /compare never run models at once
 QUEUE_OPTIONS = {"max_size": 16, "default_concurrency_limit": 1}
 DELETE_CACHE = (600, 3600)  # every 10 minutes, delete uploads and results older than an hour
+DOWNLOAD_KEPT_SECONDS = 600  # our copy of a result file; Gradio serves its own copy, made on return
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 DOWNLOADS = Path(tempfile.mkdtemp(prefix="dehaze-downloads-"))
@@ -158,9 +159,9 @@ def preview_of(hazy: np.ndarray, hazy_path: str, method: str, strength: float) -
 
 def write_download(image: np.ndarray, hazy_path: str, method: str) -> str:
     """The full-resolution result as a file named after the upload: JPEG (quality 95) for a JPEG upload,
-    else PNG, 16-bit where the upload had more than 8 bits. Files older than the cache's age are removed."""
+    else PNG, 16-bit where the upload had more than 8 bits. Our earlier copies are removed."""
     for old in DOWNLOADS.glob("*/*"):
-        if time.time() - old.stat().st_mtime > DELETE_CACHE[1]:
+        if time.time() - old.stat().st_mtime > DOWNLOAD_KEPT_SECONDS:
             old.unlink(missing_ok=True)
             old.parent.rmdir()
     upload = Path(hazy_path)
@@ -220,13 +221,18 @@ def name_compare_sides(method):
     return tuple(gr.ImageSlider(label=f"Left: {other} · right: {method}") for other in METHODS if other != method)
 
 
-def example_ground_truth(hazy_path: str) -> Optional[str]:
+def example_ground_truth(hazy_path: str):
     """The clear partner of the example just picked (`x_hazy.jpg` -> `x_clear.*` in examples/), or
-    None for a hazy photo without one, so the ground truth never belongs to another photo."""
+    None for a hazy photo without one; and whether the ground truth now comes from an example."""
     stem = Path(hazy_path).stem
     partners = [path for path in EXAMPLES_DIR.glob(stem.replace("_hazy", "_clear") + ".*")
                 if "_hazy" in stem and path.suffix.lower() in IMAGE_SUFFIXES]
-    return str(partners[0]) if partners else None
+    return (str(partners[0]), True) if partners else (None, False)
+
+
+def forget_example_ground_truth(from_example: bool):
+    """A new hazy upload drops an example's ground truth (it belongs to another photo), not the user's own."""
+    return (None if from_example else gr.skip()), False
 
 
 def example_photos() -> list:
@@ -288,10 +294,13 @@ def build_demo() -> gr.Blocks:
                                             interactive=False, elem_id="transmission-dcp")
                 transmission_mscnn = gr.Image(label="MSCNN transmission (dark = dense haze)", format="png",
                                               interactive=False, elem_id="transmission-mscnn")
-        examples.load_input_event.then(example_ground_truth, hazy, clear, api_name="example_ground_truth",
-                                       api_visibility="private", queue=False)
-        hazy.upload(lambda: None, None, clear, api_name="forget_ground_truth", api_visibility="private",
-                    queue=False)
+        truth_from_example = gr.State(False)
+        examples.load_input_event.then(example_ground_truth, hazy, [clear, truth_from_example],
+                                       api_name="example_ground_truth", api_visibility="private", queue=False)
+        hazy.upload(forget_example_ground_truth, truth_from_example, [clear, truth_from_example],
+                    api_name="forget_example_ground_truth", api_visibility="private", queue=False)
+        clear.upload(lambda: False, None, truth_from_example, api_name="own_ground_truth",
+                     api_visibility="private", queue=False)
         run.click(dehaze_photo, [hazy, method, strength], [result, download], api_name="dehaze",
                   concurrency_id=MODEL_WORK, concurrency_limit=1, js=SCROLL_TO_RESULT).success(
             name_result_sides, [method, strength], [result, download], js=SCROLL_TO_RESULT,

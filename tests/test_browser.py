@@ -31,7 +31,9 @@ def browser():
 
 def open_page(browser, app_url, viewport):
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
-    page.goto(app_url, wait_until="networkidle")
+    page.goto(app_url, timeout=120_000)  # not "networkidle": the page keeps a heartbeat stream open
+    page.locator("#examples .gallery-item img").last.wait_for(timeout=120_000)
+    page.wait_for_function("() => [...document.querySelectorAll('#examples img')].every(i => i.complete)")
     return page
 
 
@@ -96,4 +98,8 @@ def test_example_brings_its_ground_truth_and_compare_scores_every_method(browser
     assert page.locator("#slider-a img").count() == page.locator("#slider-b img").count() == 2
     assert "Left: GAN · right: DCP" in page.locator("#slider-a").inner_text()
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+
+    page.locator("#hazy").get_by_role("button", name="Remove Image").click()
+    page.locator("#hazy input[type=file]").set_input_files(str(EXAMPLES / "plasma_Path_hazy.jpg"))
+    page.locator("#clear img").wait_for(state="detached", timeout=30_000)  # the example's truth is not this photo's
     page.close()
