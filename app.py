@@ -172,13 +172,19 @@ def write_download(image: np.ndarray, hazy_path: str, method: str) -> str:
 
 
 @on_gpu
-def dehaze_photo(hazy_path, method="GAN", strength=100):
-    """The chosen method only: a (hazy, dehazed) preview pair and the full-resolution result as a file."""
+def dehaze_photo(hazy_photo, method="GAN", strength=100):
+    """The chosen method only: a (hazy, dehazed) preview pair and the full-resolution result as a file.
+
+    Args:
+        hazy_photo: the photo to dehaze (JPEG, PNG, TIFF, WebP; at most 12 MP and 20 MB)
+        method: "GAN", "DCP" or "MSCNN"
+        strength: percent of the haze removed, 0 (the photo unchanged) to 100 (the full result)
+    """
     fraction = check_request(method, strength)
-    hazy = read_image(hazy_path, "hazy photo")
-    result = run_method(hazy, hazy_path, method, fraction)
-    download = write_download(result.image, hazy_path, method)
-    return (to_preview(hazy), PREVIEWS[hazy_path, method, fraction].image), download
+    hazy = read_image(hazy_photo, "hazy photo")
+    result = run_method(hazy, hazy_photo, method, fraction)
+    download = write_download(result.image, hazy_photo, method)
+    return (to_preview(hazy), PREVIEWS[hazy_photo, method, fraction].image), download
 
 
 def name_result_sides(method, strength):
@@ -188,16 +194,22 @@ def name_result_sides(method, strength):
 
 
 @on_gpu
-def compare(hazy_path, method="GAN", clear_path=None, strength=100, progress=gr.Progress()):
+def compare(hazy_photo, method="GAN", ground_truth=None, strength=100, progress=gr.Progress()):
     """The two other methods against the chosen one, DCP and MSCNN transmission maps and, with a
     ground truth, PSNR/SSIM of every method.
 
     Both uploads are checked before any model runs. Scores are computed at full resolution;
     without a ground truth, previews cached by /dehaze are reused.
+
+    Args:
+        hazy_photo: the photo to dehaze
+        method: the method the others are shown against: "GAN", "DCP" or "MSCNN"
+        ground_truth: optional clear photo of the same scene, same size, for PSNR/SSIM
+        strength: percent of the haze removed, 0 to 100
     """
     fraction = check_request(method, strength)
-    hazy = read_image(hazy_path, "hazy photo")
-    clear = read_image(clear_path, "ground truth") if clear_path else None
+    hazy = read_image(hazy_photo, "hazy photo")
+    clear = read_image(ground_truth, "ground truth") if ground_truth else None
     if clear is not None and clear.shape != hazy.shape:
         raise refuse(f"The ground truth is {clear.shape[1]}x{clear.shape[0]} but the hazy photo is "
                      f"{hazy.shape[1]}x{hazy.shape[0]}; upload the clear photo of the same scene at the same size.")
@@ -207,10 +219,10 @@ def compare(hazy_path, method="GAN", clear_path=None, strength=100, progress=gr.
     for done, name in enumerate(METHODS):
         progress(done / len(METHODS), desc=f"Running {name}")
         if clear is None:
-            previews[name] = preview_of(hazy, hazy_path, name, fraction)
+            previews[name] = preview_of(hazy, hazy_photo, name, fraction)
         else:
-            scores.append([name, *score(run_method(hazy, hazy_path, name, fraction).image, clear).values()])
-            previews[name] = PREVIEWS[hazy_path, name, fraction]
+            scores.append([name, *score(run_method(hazy, hazy_photo, name, fraction).image, clear).values()])
+            previews[name] = PREVIEWS[hazy_photo, name, fraction]
     pairs = [(previews[other].image, previews[method].image) for other in METHODS if other != method]
     return (*pairs, previews["DCP"].transmission, previews["MSCNN"].transmission,
             [[name, round(p, 2), round(s, 4)] for name, p, s in scores])

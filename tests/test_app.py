@@ -53,7 +53,10 @@ def srgb_icc_description(path) -> str:
 def test_named_endpoints_are_listed(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/dehaze", "/compare"} <= set(endpoints)
-    assert [p["parameter_name"] for p in endpoints["/dehaze"]["parameters"]] == ["hazy_path", "method", "strength"]
+    assert [p["parameter_name"] for p in endpoints["/dehaze"]["parameters"]] == ["hazy_photo", "method", "strength"]
+    assert [p["parameter_name"] for p in endpoints["/compare"]["parameters"]] == [
+        "hazy_photo", "method", "ground_truth", "strength"]
+    assert [p["parameter_default"] for p in endpoints["/dehaze"]["parameters"][1:]] == ["GAN", 100]
 
 
 @pytest.mark.parametrize("method", ["GAN", "DCP", "MSCNN"])
