@@ -7,7 +7,9 @@ full-resolution result as a file; /compare runs every method for the sliders, tr
 PSNR/SSIM against an optional ground truth. All model work shares one queue slot.
 """
 
+import atexit
 import logging
+import shutil
 import tempfile
 import time
 from collections import OrderedDict
@@ -44,6 +46,7 @@ DOWNLOAD_KEPT_SECONDS = 600  # our copy of a result file; Gradio serves its own 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 DOWNLOADS = Path(tempfile.mkdtemp(prefix="dehaze-downloads-"))
+atexit.register(shutil.rmtree, DOWNLOADS, ignore_errors=True)
 log = logging.getLogger("dehaze.app")
 
 
