@@ -83,13 +83,14 @@ def guided_filter(guide, source, radius: int = 40, eps: float = 1e-3):
 def affine_coefficients(guide, source, radius: int, eps: float):
     """Window-averaged (a, b) of the local model source ~ a * guide + b, elementwise over (..., H, W)."""
     guide, source = torch.as_tensor(guide), torch.as_tensor(source)
-    mean_guide = box_filter(guide, radius)
-    mean_source = box_filter(source, radius)
-    covariance = box_filter(guide * source, radius) - mean_guide * mean_source
-    variance = box_filter(guide * guide, radius) - mean_guide * mean_guide
-    a = covariance / (variance + eps)
+    # Stacked, the four means take one box filter's array operations (a quarter as many
+    # thread wake-ups, which dominate small images on a busy CPU).
+    mean_guide, mean_source, mean_product, mean_square = box_filter(
+        torch.stack([guide, source, guide * source, guide * guide]), radius)
+    a = (mean_product - mean_guide * mean_source) / (mean_square - mean_guide * mean_guide + eps)
     b = mean_source - a * mean_guide
-    return box_filter(a, radius), box_filter(b, radius)
+    mean_a, mean_b = box_filter(torch.stack([a, b]), radius)
+    return mean_a, mean_b
 
 
 def haze_strength_map(a: torch.Tensor, b: torch.Tensor, strength: float):
