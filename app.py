@@ -267,10 +267,31 @@ SCROLL_TO_RESULT = """async (...inputs) => {
     }
     return inputs;
 }"""
+# Badges on a slider's bottom corners name its sides (data-left, data-right, set by the JS below).
+NAME_SIDES = """(id, left, right) => {
+    const slider = document.getElementById(id);
+    if (slider) { slider.dataset.left = left; slider.dataset.right = right; }
+}"""
+NAME_RESULT_SIDES = f"""async (method, strength) => {{
+    ({NAME_SIDES})("result-slider", "Hazy", method + " " + strength + "%");
+    return await ({SCROLL_TO_RESULT})(method, strength);
+}}"""
+NAME_COMPARE_SIDES = f"""(method) => {{
+    const others = {list(METHODS)}.filter(name => name !== method);
+    ({NAME_SIDES})("slider-a", others[0], method);
+    ({NAME_SIDES})("slider-b", others[1], method);
+    return [method];
+}}"""
 # Example thumbnails in one row that scrolls sideways, so the button stays on a phone's first screen.
 CSS = """
 #examples .gallery { flex-wrap: nowrap; overflow-x: auto; }
 #examples .gallery-item .container { width: 68px; height: 51px; }
+.named-sides[data-left]::before, .named-sides[data-right]::after {
+    position: absolute; bottom: 10px; z-index: 100; padding: 2px 8px; border-radius: 4px;
+    background: rgba(0, 0, 0, 0.6); color: #fff; font-size: 13px; pointer-events: none;
+}
+.named-sides[data-left]::before { content: attr(data-left); left: 10px; }
+.named-sides[data-right]::after { content: attr(data-right); right: 10px; }
 """
 
 
@@ -290,7 +311,7 @@ def build_demo() -> gr.Blocks:
                 run = gr.Button("Dehaze", variant="primary", elem_id="run")
             with gr.Column(scale=1, min_width=320, elem_id="result"):
                 result = gr.ImageSlider(label="Before / after", format="png", interactive=False,
-                                        elem_id="result-slider", max_height=560)
+                                        elem_id="result-slider", elem_classes="named-sides", max_height=560)
                 download = gr.DownloadButton("Download full resolution", visible=False, size="md", elem_id="download")
         with gr.Accordion("Compare methods, transmission maps and scores", open=False, elem_id="compare"):
             with gr.Row():
@@ -301,9 +322,9 @@ def build_demo() -> gr.Blocks:
             compare_button = gr.Button("Compare all methods", elem_id="compare-button")
             with gr.Row():
                 slider_a = gr.ImageSlider(label="Other method · chosen method", format="png", interactive=False,
-                                          elem_id="slider-a")
+                                          elem_id="slider-a", elem_classes="named-sides")
                 slider_b = gr.ImageSlider(label="Other method · chosen method", format="png", interactive=False,
-                                          elem_id="slider-b")
+                                          elem_id="slider-b", elem_classes="named-sides")
             with gr.Row():
                 transmission_dcp = gr.Image(label="DCP transmission (dark = dense haze)", format="png",
                                             interactive=False, elem_id="transmission-dcp")
@@ -318,12 +339,12 @@ def build_demo() -> gr.Blocks:
                      api_visibility="private", queue=False)
         run.click(dehaze_photo, [hazy, method, strength], [result, download], api_name="dehaze",
                   concurrency_id=MODEL_WORK, concurrency_limit=1, js=SCROLL_TO_RESULT).success(
-            name_result_sides, [method, strength], [result, download], js=SCROLL_TO_RESULT,
+            name_result_sides, [method, strength], [result, download], js=NAME_RESULT_SIDES,
             api_name="name_result_sides", api_visibility="private", queue=False)
         compare_button.click(compare, [hazy, method, clear, strength],
                              [slider_a, slider_b, transmission_dcp, transmission_mscnn, scores], api_name="compare",
                              concurrency_id=MODEL_WORK, concurrency_limit=1).success(
-            name_compare_sides, method, [slider_a, slider_b], api_name="name_compare_sides",
+            name_compare_sides, method, [slider_a, slider_b], js=NAME_COMPARE_SIDES, api_name="name_compare_sides",
             api_visibility="private", queue=False)
     return demo.queue(**QUEUE_OPTIONS)
 

@@ -73,7 +73,9 @@ def test_phone_upload_shows_the_result_in_view_and_downloads_it_at_full_resoluti
     page.wait_for_function("() => window.scrollY > 0")  # brought the result into view
     page.wait_for_timeout(1000)  # the smooth scroll settles
     assert in_view(page, page.locator("#result-slider"))
-    assert "hazy photo" in page.locator("#result-slider").inner_text() and "GAN" in page.locator("#result-slider").inner_text()
+    result = page.locator("#result-slider")
+    assert "hazy photo" in result.inner_text() and "GAN" in result.inner_text()
+    assert (result.get_attribute("data-left"), result.get_attribute("data-right")) == ("Hazy", "GAN 100%")
     page.screenshot(path=str(tmp_path / "phone_result.png"))
 
     with page.expect_download(timeout=60_000) as download_info:
@@ -97,6 +99,9 @@ def test_example_brings_its_ground_truth_and_compare_scores_every_method(browser
     assert names == ["Hazy input", "GAN", "DCP", "MSCNN"]
     assert page.locator("#slider-a img").count() == page.locator("#slider-b img").count() == 2
     assert "Left: GAN · right: DCP" in page.locator("#slider-a").inner_text()
+    sides = [(page.locator(f"#slider-{n}").get_attribute("data-left"), page.locator(f"#slider-{n}").get_attribute("data-right"))
+             for n in "ab"]
+    assert sides == [("GAN", "DCP"), ("MSCNN", "DCP")]
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
 
     page.locator("#hazy").get_by_role("button", name="Remove Image").click()
