@@ -1,10 +1,14 @@
-"""Speed and peak memory per megapixel: our DCP against an OpenCV reference, and the networks.
+"""Speed and peak memory per megapixel, against an OpenCV reference DCP run side by side.
 
-    python bench/bench_speed.py [--sizes 0.25 1 4] [--repeats 3]
+    python bench/bench_speed.py [--sizes 0.3 2 8 12] [--repeats 3]
 
-Each measurement runs in a fresh process (so peak memory is its own) on a hazed
-copy of an example photo resized to the given megapixels. Times are medians of
---repeats runs after one warm-up; ratios compare rows of this same run.
+Inputs are hazed copies of an example photo resized to the given megapixels. For
+each size one process runs every case in turn, `--repeats` rounds after a warm-up,
+and each case's time is divided by the OpenCV reference's time in the same round:
+the ratios are medians of those paired ratios, so load from other processes
+affects both sides of each ratio alike. Peak memory is measured in a fresh process
+per case: the peak resident memory of one call above the process's memory before
+it, per megapixel of input.
 """
 
 import argparse
@@ -20,11 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CASES = {
-    "dcp (ours, numpy)": "dcp",
-    "dcp (OpenCV reference)": "dcp_opencv",
-    "mscnn (working size 512, lifted)": "mscnn",
-    "gan (working size 512, lifted)": "gan",
-    "gan (full resolution)": "gan_full",
+    "dcp_opencv": "dcp, OpenCV reference (full size)",
+    "dcp_full": "dcp, ours (full size)",
+    "dcp": "dehaze(method='dcp')",
+    "mscnn": "dehaze(method='mscnn')",
+    "gan": "dehaze(method='gan')",
+    "gan_full": "gan at full size, no lift",
 }
 
 
@@ -49,6 +54,20 @@ def dcp_opencv(image, patch=15, omega=0.95, radius=None, eps=1e-3, t0=0.1):
     return np.clip((image - airlight) / np.maximum(t, t0)[..., None] + airlight, 0, 1)
 
 
+def case_functions() -> dict:
+    from dehaze.dcp import dehaze_dcp
+    from dehaze.pipeline import dehaze, run_method
+
+    return {
+        "dcp_opencv": dcp_opencv,
+        "dcp_full": dehaze_dcp,
+        "dcp": lambda image: dehaze(image, "dcp"),
+        "mscnn": lambda image: dehaze(image, "mscnn"),
+        "gan": lambda image: dehaze(image, "gan"),
+        "gan_full": lambda image: run_method(image, "gan"),
+    }
+
+
 def hazy_input(megapixels: float) -> np.ndarray:
     from dehaze.image_io import load_image, resize
     from dehaze.scattering import random_haze
@@ -59,66 +78,75 @@ def hazy_input(megapixels: float) -> np.ndarray:
     return random_haze(resize(clear, width, height), np.random.default_rng(0))[0]
 
 
-def peak_rss_mb() -> float:
+def memory_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def measure(case: str, megapixels: float, repeats: int) -> dict:
-    """Run one case in this process: median seconds and peak resident memory."""
-    from dehaze.dcp import dehaze_dcp
-    from dehaze.pipeline import dehaze, dehaze_gan
-    from dehaze.weights import load_model
-
-    functions = {
-        "dcp": dehaze_dcp,
-        "dcp_opencv": dcp_opencv,
-        "mscnn": lambda image: dehaze(image, "mscnn"),
-        "gan": lambda image: dehaze(image, "gan"),
-        "gan_full": lambda image: dehaze_gan(image, load_model("gan")),
-    }
-    function = functions[case]
-    function(hazy_input(0.05))  # warm-up: imports, weights, allocator
+def time_cases(cases, megapixels: float, repeats: int) -> dict:
+    """Median seconds of each case and median of its paired ratio to the OpenCV reference, all in this process."""
+    functions = case_functions()
+    for case in cases:
+        functions[case](hazy_input(0.05))  # warm-up: imports, weights, allocator
     image = hazy_input(megapixels)
-    times = []
+    seconds = {case: [] for case in cases}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function(image)
-        times.append(time.perf_counter() - start)
-    return {"seconds": float(np.median(times)), "peak_mb": peak_rss_mb()}
+        for case in cases:
+            start = time.perf_counter()
+            functions[case](image)
+            seconds[case].append(time.perf_counter() - start)
+    reference = np.array(seconds["dcp_opencv"])
+    return {case: {"seconds": float(np.median(times)), "ratio": float(np.median(np.array(times) / reference))}
+            for case, times in seconds.items()}
+
+
+def peak_memory(case: str, megapixels: float) -> float:
+    """MB of peak resident memory one call adds above what the process held before it."""
+    function = case_functions()[case]
+    function(hazy_input(0.05))
+    image = hazy_input(megapixels)
+    before = memory_mb("VmRSS")
+    function(image)
+    return memory_mb("VmHWM") - before
+
+
+def run_child(*arguments) -> dict:
+    done = subprocess.run([sys.executable, __file__, *map(str, arguments)], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=float, nargs="+", default=[0.25, 1.0, 4.0], help="megapixels")
+    parser.add_argument("--sizes", type=float, nargs="+", default=[0.3, 2.0, 8.0, 12.0], help="megapixels")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--full-resolution-limit", type=float, default=1.0,
-                        help="largest size (MP) at which the GAN also runs without a working size")
-    parser.add_argument("--one", nargs=2, metavar=("CASE", "MP"), help=argparse.SUPPRESS)
+    parser.add_argument("--full-resolution-limit", type=float, default=0.5,
+                        help="largest size (MP) at which the GAN also runs without the lift")
+    parser.add_argument("--time", nargs="+", metavar="ARG", help=argparse.SUPPRESS)  # MP CASE...: one timing process
+    parser.add_argument("--memory", nargs=2, metavar=("CASE", "MP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(measure(args.one[0], float(args.one[1]), args.repeats)))
+    if args.time:
+        print(json.dumps(time_cases(args.time[1:], float(args.time[0]), args.repeats)))
+        return
+    if args.memory:
+        print(json.dumps(peak_memory(args.memory[0], float(args.memory[1]))))
         return
 
-    print(f"{'case':34s} {'MP':>5s} {'s/MP':>8s} {'peak MB':>8s} {'vs OpenCV DCP':>14s}")
+    print(f"{'case':34s} {'MP':>5s} {'s/MP':>7s} {'vs OpenCV DCP':>14s} {'peak MB/MP':>11s}")
     for megapixels in args.sizes:
-        results = {}
-        for label, case in CASES.items():
-            if case == "gan_full" and megapixels > args.full_resolution_limit:
-                continue
-            command = [sys.executable, __file__, "--one", case, str(megapixels), "--repeats", str(args.repeats)]
-            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-            if done.returncode != 0:
-                print(f"{label:34s} {megapixels:5.2f} failed: {done.stderr.strip().splitlines()[-1]}")
-                continue
-            results[label] = json.loads(done.stdout.strip().splitlines()[-1])
-        reference = results.get("dcp (OpenCV reference)", {}).get("seconds")
-        for label, result in results.items():
-            ratio = f"{result['seconds'] / reference:13.2f}x" if reference else ""
-            print(f"{label:34s} {megapixels:5.2f} {result['seconds'] / megapixels:8.3f} "
-                  f"{result['peak_mb']:8.0f} {ratio}")
+        cases = [c for c in CASES if c != "gan_full" or megapixels <= args.full_resolution_limit]
+        timings = run_child("--repeats", args.repeats, "--time", megapixels, *cases)
+        for case in cases:
+            try:
+                memory = f"{run_child('--memory', case, megapixels) / megapixels:11.0f}"
+            except RuntimeError as error:
+                memory = f"  failed: {error}"
+            timing = timings[case]
+            print(f"{CASES[case]:34s} {megapixels:5.1f} {timing['seconds'] / megapixels:7.3f} "
+                  f"{timing['ratio']:13.2f}x {memory}", flush=True)
 
 
 if __name__ == "__main__":

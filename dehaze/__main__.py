@@ -50,14 +50,14 @@ def same_size_groups(files, batch_size: int, report):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dehaze", description="Dehaze photos: files, folders or globs.")
     parser.add_argument("inputs", nargs="+", metavar="input",
-                        help="hazy image (PNG, JPEG, TIFF, WebP, ...), a folder of them, or a quoted glob such as 'shots/*.jpg'")
+                        help="hazy image (PNG, JPEG, TIFF, WebP, ...), a folder of them, or a quoted glob ('shots/*.jpg')")
     parser.add_argument("-o", "--output", type=Path,
-                        help="output image for one input file, else a folder; default <input>_<method>.png beside each input")
+                        help="output file for one input file, else a folder; default <input>_<method>.png beside each")
     parser.add_argument("--method", choices=METHODS, default="gan")
-    parser.add_argument("--working-size", type=int, default=WORKING_SIZE,
-                        help="methods run on at most this squared pixels; larger images are lifted to full size")
+    parser.add_argument("--working-size", type=int, default=WORKING_SIZE, metavar="N",
+                        help="methods run on at most N x N pixels; larger images are lifted to full size")
     parser.add_argument("--strength", type=float, default=1.0,
-                        help="how much of the haze to remove, from 0 (none: the input) to 1 (all, the default)")
+                        help="fraction of the haze density to remove, per pixel (not a cross-fade): 0 keeps the input, 1 (default) all")
     parser.add_argument("--transmission", type=Path,
                         help="also save the transmission map (dcp, mscnn): a file for one input file, else a folder")
     parser.add_argument("--batch-size", type=int, default=4,
