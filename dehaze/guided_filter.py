@@ -24,8 +24,8 @@ def default_device() -> torch.device:
 
 
 def to_tensor(image: np.ndarray, device=None) -> torch.Tensor:
-    """An (H, W, C) float array as a (C, H, W) float32 tensor; a view, not a copy, on the CPU."""
-    tensor = torch.from_numpy(np.asarray(image, dtype=np.float32))
+    """An (H, W, C) float array as a (C, H, W) float32 tensor; on the CPU a view of a contiguous float32 array."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))  # torch refuses negative strides
     return tensor.to(device or default_device()).permute(2, 0, 1)
 
 

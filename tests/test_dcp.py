@@ -63,3 +63,10 @@ def test_dcp_recovers_synthetic_haze_better_than_the_input(hazy_pair):
     assert result.transmission.shape == hazy.shape[:2]
     assert 0 <= result.transmission.min() and result.transmission.max() <= 1
     assert np.corrcoef(result.transmission.ravel(), transmission.ravel())[0, 1] > 0.7
+
+
+def test_dcp_takes_mirrored_views(hazy_pair):
+    """Training mirrors photos with a negative-stride view; torch cannot wrap those without a copy."""
+    hazy = hazy_pair[0]
+    mirrored = dehaze_dcp(hazy[:, ::-1])
+    assert np.allclose(mirrored.image, dehaze_dcp(np.ascontiguousarray(hazy[:, ::-1])).image)
