@@ -77,7 +77,7 @@ def main(argv=None):
         print(f"error: no images match {pattern}", file=sys.stderr)
 
     def destination(folder, path, suffix):
-        if single and folder:
+        if single and folder and not folder.is_dir():
             return folder
         folder = folder or path.parent
         folder.mkdir(parents=True, exist_ok=True)
@@ -91,12 +91,16 @@ def main(argv=None):
         progress.write(f"error: {path}: {error}" if not single else f"error: {error}", file=sys.stderr)
         progress.update()
 
+    written = {}  # output path -> the input it was written for
     for group in same_size_groups(files, args.batch_size, report):
         results = dehaze_same_size([image for _, image in group], args.method, args.working_size, args.strength)
         for (path, _), result in zip(group, results):
             try:
                 output = destination(args.output, path, "")
+                if output in written:
+                    raise ValueError(f"{output} was already written for {written[output]}; rename one of them")
                 save_image(result.image, output)
+                written[output] = path
                 if args.transmission:
                     save_image(result.transmission, destination(args.transmission, path, "_transmission"))
             except (OSError, ValueError) as error:

@@ -39,6 +39,18 @@ def test_strength_zero_writes_the_input_and_bad_strength_is_refused(tmp_path, ca
     assert refused.value.code == 2 and "--strength must be between 0 and 1" in capsys.readouterr().err
 
 
+def test_outputs_never_overwrite_each_other_and_a_folder_takes_one_output(tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(HAZY[0], tmp_path / folder / "photo.jpg")
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "*" / "photo.jpg"), "-o", str(out), "--method", "dcp"]) == 2
+    assert [p.name for p in out.iterdir()] == ["photo_dcp.png"]
+    assert "already written for" in capsys.readouterr().err
+    assert main([str(tmp_path / "a" / "photo.jpg"), "-o", str(out), "--method", "dcp", "--strength", "0.5"]) == 0
+    assert load_image(out / "photo_dcp.png").shape == load_image(HAZY[0]).shape
+
+
 def test_consecutive_images_of_one_size_are_grouped(tmp_path):
     photo = load_image(HAZY[0])
     sizes = [(64, 48), (64, 48), (48, 64), (64, 48), (64, 48), (64, 48)]
