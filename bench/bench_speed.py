@@ -69,13 +69,13 @@ def case_functions() -> dict:
 
 
 def hazy_input(megapixels: float) -> np.ndarray:
+    from dehaze.haze import random_haze
     from dehaze.image_io import load_image, resize
-    from dehaze.scattering import random_haze
 
     clear = load_image(ROOT / "examples" / "picosdeeuropa_by_Aitzol_Berasategi_clear.jpg")
     height = int(round((megapixels * 1e6 * clear.shape[0] / clear.shape[1]) ** 0.5))
     width = int(round(megapixels * 1e6 / height))
-    return random_haze(resize(clear, width, height), np.random.default_rng(0))[0]
+    return random_haze(resize(clear, width, height), np.random.default_rng(0), level="dense").hazy
 
 
 def memory_mb(field: str) -> float:

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from .dcp import dehaze_dcp
 from .image_io import ImageError, fit_within, load_image, resize
-from .scattering import random_haze
+from .haze import random_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
@@ -78,13 +78,15 @@ class SyntheticHazeDataset(Dataset):
     """Photos hazed on the fly, then cropped: (hazy, clear, transmission[, dcp]) tensors in [0, 1].
 
     Each photo is kept at several scales so crops see both wide views and details.
-    The whole photo is hazed before cropping, so depth spans the frame as in a real
-    scene. Where `depth_folder` holds `<stem>.npy` (relative depth in [0, 1], same
-    size as the photo) it is used instead of the random depth prior. With
-    `with_dcp`, DCP's estimate of the clear photo comes last.
+    The whole photo is hazed before cropping (`dehaze.haze.random_haze`: depth that
+    follows the scene, linear-light scattering, camera noise and JPEG), so depth spans
+    the frame as in a real scene. Where `depth_folder` holds `<stem>.npy` (relative
+    depth in [0, 1], same size as the photo) it replaces the estimated depth. With
+    `with_dcp`, DCP's estimate of the clear photo, computed on the whole hazy photo
+    as at inference, comes last.
     """
 
-    def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 512), depth_folder=None, seed=0,
+    def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 512, 640), depth_folder=None, seed=0,
                  with_dcp=False):
         self.crop_size, self.length, self.seed, self.with_dcp = crop_size, length, seed, with_dcp
         self.images = []  # (clear, depth or None) at every scale
@@ -110,7 +112,7 @@ class SyntheticHazeDataset(Dataset):
         if rng.random() < 0.5:
             clear = clear[:, ::-1]
             depth = None if depth is None else depth[:, ::-1]
-        hazy, transmission, _, _ = random_haze(clear, rng, depth)
-        images = [hazy, clear, transmission] + ([dehaze_dcp(hazy).image] if self.with_dcp else [])
+        sample = random_haze(np.ascontiguousarray(clear), rng, depth)
+        images = [sample.hazy, sample.clear, sample.transmission]
+        images += [dehaze_dcp(sample.hazy).image] if self.with_dcp else []
         return tuple(to_tensor(image) for image in random_crop(rng, self.crop_size, *images))
-

@@ -1,8 +1,13 @@
 """Evaluate every method on a paired folder (RESIDE layout): PSNR and SSIM per image and on average.
 
-    python -m dehaze.evaluate data/test --csv results.csv
+    python -m dehaze.evaluate data/val --csv results.csv
 
-'input' is the hazy image itself, the score of doing nothing.
+'input' is the hazy image itself, the score of doing nothing. Hazy files named
+`<photo>_light_...` or `<photo>_dense_...` (as `dehaze.prepare_data` writes them)
+are also averaged by haze level, and each method counts the images on which it
+beats DCP. Every clear photo of the folder is also run through each method as if
+it were hazy: 'haze-free' is the PSNR of that output against the photo itself,
+which is high when a method leaves a clear photo alone.
 """
 
 import argparse
@@ -14,34 +19,71 @@ import numpy as np
 from tqdm import tqdm
 
 from .datasets import PairedFolderDataset
+from .image_io import load_image
 from .metrics import score
 from .pipeline import METHODS, WORKING_SIZE, dehaze
 
+LEVELS = ("light", "dense")
+HAZE_FREE = "haze-free"
 
-def evaluate(root, methods=("input",) + METHODS, working_size=WORKING_SIZE):
-    """Rows of {image, method, psnr, ssim, seconds} for every hazy image and method."""
+
+def haze_level(name: str) -> str:
+    """'light' or 'dense' from a hazy file's name, '' where it does not say."""
+    return next((level for level in LEVELS if f"_{level}_" in f"{name}_"), "")
+
+
+def run(method, image, working_size):
+    start = time.perf_counter()
+    output = image if method == "input" else dehaze(image, method, working_size).image
+    return output, time.perf_counter() - start
+
+
+def evaluate(root, methods=("input",) + METHODS, working_size=WORKING_SIZE, haze_free=True):
+    """Rows of {image, level, method, psnr, ssim, seconds} for every hazy image (and clear photo) and method."""
     rows = []
     dataset = PairedFolderDataset(root)
     for name, hazy, clear in tqdm(dataset, desc="evaluate", total=len(dataset)):
         for method in methods:
-            start = time.perf_counter()
-            output = hazy if method == "input" else dehaze(hazy, method, working_size).image
-            seconds = time.perf_counter() - start
-            rows.append({"image": name, "method": method, **score(output, clear), "seconds": seconds})
+            output, seconds = run(method, hazy, working_size)
+            rows.append({"image": name, "level": haze_level(name), "method": method, **score(output, clear),
+                         "seconds": seconds})
+    clear_photos = sorted({clear for _, clear in dataset.pairs}) if haze_free else []
+    for path in tqdm(clear_photos, desc="haze-free"):
+        clear = load_image(path)
+        for method in methods:
+            output, seconds = run(method, clear, working_size)
+            rows.append({"image": path.stem, "level": HAZE_FREE, "method": method, **score(output, clear),
+                         "seconds": seconds})
     return rows
 
 
 def summarize(rows):
-    """Mean PSNR, SSIM and seconds per method, in the order methods first appear."""
+    """Per method: mean PSNR/SSIM on hazy images, mean PSNR per level, wins over DCP, haze-free PSNR."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    mean = lambda m, key: float(np.mean([r[key] for r in rows if r["method"] == m]))
-    return [{"method": m, "psnr": mean(m, "psnr"), "ssim": mean(m, "ssim"), "seconds": mean(m, "seconds")}
-            for m in methods]
+    hazy = [r for r in rows if r["level"] != HAZE_FREE]
+    dcp = {r["image"]: r["psnr"] for r in hazy if r["method"] == "dcp"}
+    mean = lambda selected, key: float(np.mean([r[key] for r in selected])) if selected else float("nan")
+    summary = []
+    for method in methods:
+        mine = [r for r in hazy if r["method"] == method]
+        summary.append({
+            "method": method, "psnr": mean(mine, "psnr"), "ssim": mean(mine, "ssim"),
+            **{level: mean([r for r in mine if r["level"] == level], "psnr") for level in LEVELS},
+            "beats_dcp": sum(r["psnr"] > dcp[r["image"]] for r in mine if r["image"] in dcp) if method != "dcp" else None,
+            "images": len(mine),
+            HAZE_FREE: mean([r for r in rows if r["method"] == method and r["level"] == HAZE_FREE], "psnr"),
+            "seconds": mean(mine, "seconds"),
+        })
+    return summary
 
 
-def format_table(summary, count) -> str:
-    lines = [f"{'method':8s} {'PSNR (dB)':>10s} {'SSIM':>7s} {'s/image':>8s}   ({count} images)"]
-    lines += [f"{s['method']:8s} {s['psnr']:10.2f} {s['ssim']:7.4f} {s['seconds']:8.2f}" for s in summary]
+def format_table(summary) -> str:
+    lines = [f"{'method':8s} {'PSNR':>6s} {'SSIM':>6s} {'light':>6s} {'dense':>6s} {'beats DCP':>10s} "
+             f"{'haze-free':>9s} {'s/image':>8s}   ({summary[0]['images']} hazy images; PSNR in dB)"]
+    for s in summary:
+        wins = "-" if s["beats_dcp"] is None else f"{s['beats_dcp']}/{s['images']}"
+        lines.append(f"{s['method']:8s} {s['psnr']:6.2f} {s['ssim']:6.3f} {s['light']:6.2f} {s['dense']:6.2f} "
+                     f"{wins:>10s} {s[HAZE_FREE]:9.2f} {s['seconds']:8.2f}")
     return "\n".join(lines)
 
 
@@ -50,17 +92,21 @@ def main(argv=None):
     parser.add_argument("root", type=Path, help="folder with hazy/ and clear/ (or gt/)")
     parser.add_argument("--methods", nargs="+", default=["input", *METHODS], choices=["input", *METHODS])
     parser.add_argument("--working-size", type=int, default=WORKING_SIZE)
+    parser.add_argument("--no-haze-free", action="store_true", help="skip running the methods on the clear photos")
     parser.add_argument("--csv", type=Path, help="write per-image rows and the means here")
     args = parser.parse_args(argv)
-    rows = evaluate(args.root, args.methods, args.working_size)
+    rows = evaluate(args.root, args.methods, args.working_size, not args.no_haze_free)
     summary = summarize(rows)
-    print(format_table(summary, len(rows) // len(args.methods)))
+    print(format_table(summary))
     if args.csv:
         with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["image", "method", "psnr", "ssim", "seconds"])
+            writer = csv.DictWriter(f, fieldnames=["image", "level", "method", "psnr", "ssim", "seconds"])
             writer.writeheader()
             writer.writerows(rows)
-            writer.writerows({"image": "MEAN", **s} for s in summary)
+            writer.writerows({"image": "MEAN", "level": level, "method": s["method"],
+                              "psnr": s["psnr"] if level == "" else s[level], "ssim": s["ssim"] if level == "" else "",
+                              "seconds": s["seconds"]}
+                             for s in summary for level in ("", *LEVELS, HAZE_FREE))
         print(f"wrote {args.csv}")
 
 

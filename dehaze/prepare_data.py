@@ -1,105 +1,193 @@
-"""Build the training and held-out test sets from freely licensed photographs on disk.
+"""Build the training, validation and test sets from freely licensed photographs in Debian packages.
 
-Sources are Debian wallpaper packages and the photographs bundled with
-scikit-image. Clear images go to `<out>/train/clear` and `<out>/test/clear`; the
-test split is also hazed once, with a fixed seed, into `<out>/test/hazy` in the
-RESIDE layout (`<name>_<beta>_<airlight>.png` beside `clear/<name>.png`).
-
-    sudo apt-get install mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
+    apt-get update && apt-get install -y libedje-bin   # edje_decc, for enlightenment-data's photos
     python -m dehaze.prepare_data --out data
+
+Every package is fetched by name (`apt-get download`) and unpacked under
+`<out>/packages/`, so nothing needs installing and the sets are reproducible from
+package names; photos bundled with scikit-image come from the installed library.
+Photos are split by name into three sets that never share a photo:
+
+- train: clear photos at up to 1024 px; haze is synthesized on the fly (`dehaze.haze`).
+- val: photos never trained on, each hazed once light and once dense with a fixed
+  seed, for choosing checkpoints and settings.
+- test: the held-out photos, hazed the same way with another seed; score it rarely.
+
+`--independent` also writes `<out>/independent` from packages reserved for an
+independent test of generalization (never used for training, validation or
+tuning). Hazy files are named `<photo>_<level>_<beta>_<airlight>.png` beside
+`clear/<photo>.png` (the RESIDE layout `dehaze.evaluate` reads). `manifest.csv`
+lists each photo's package, license, copyright and source.
 """
 
 import argparse
 import csv
 import fnmatch
-import glob
-import os
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .haze import random_haze
 from .image_io import fit_within, load_image, save_image
-from .scattering import depth_from_disparity, random_haze
+from .scattering import depth_from_disparity
+
+
+@dataclass(frozen=True)
+class Photo:
+    name: str
+    package: str  # a Debian package, or "scikit-image" / "scikit-learn"
+    path: str  # inside the package; a Plasma wallpaper folder or an .edj file is resolved to its largest image
+    license: str = ""  # where the package's copyright file is not machine-readable
+
+
+def photos(package, folder, names, prefix, suffix=".jpg", license=""):
+    return [Photo(f"{prefix}_{Path(n).stem}", package, f"{folder}/{n}{suffix}", license) for n in names]
+
 
 LOMIRI = "/usr/share/backgrounds"
-MATE = "/usr/share/backgrounds/mate/nature"
-PLASMA = "/usr/share/wallpapers"
+SCRATCH = "/usr/share/scratch/Media/Backgrounds"
+ENLIGHTENMENT = "/usr/share/enlightenment/data/backgrounds"
+LEMONLDAP = "/usr/share/lemonldap-ng/portal/htdocs/static/common/backgrounds"
+KPHOTOALBUM = "/usr/share/kphotoalbum/demo"
+LIFEOGRAPH = "/usr/share/net.sourceforge.Lifeograph/backgrounds"
 
-# (name, path): Debian wallpaper photographs, and "skimage:<file>" for scikit-image's bundled photos
 PHOTOGRAPHS = [
-    *[(Path(f).stem, f"{LOMIRI}/{f}") for f in [
-        "Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Kleiber_by_Lukas_Baubkus.jpg",
-        "Picture_0B_by_freespace.jpg", "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg",
-        "aitzgorri_by_Aitzol_Berasategi.jpg", "free_by_Peter_Nerlich.jpg", "friends_by_Aitzol_Berasategi.jpg",
-        "greentock_by_Peter_Nerlich.jpg", "life_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
-        "seeding_by_Clements_Engelhardt.jpg", "sunset_by_Aitzol_Berasategi.jpg"]],
-    *[(f"mate_{n}", f"{MATE}/{n}.jpg") for n in [
-        "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops",
-        "Storm", "TwoWings", "Wood", "YellowFlower"]],
-    *[(f"plasma_{n}", f"{PLASMA}/{n}") for n in [
-        "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
-        "Kite", "MilkyWay", "OneStandsOut", "Path", "Volna", "summer_1am"]],
-    *[(f"skimage_{Path(n).stem}", f"skimage:{n}")
-      for n in ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"]],
+    *[Photo(n, "lomiri-wallpapers-16.04", f"{LOMIRI}/{n}.jpg") for n in [
+        "Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace", "Picture_1A_by_freespace",
+        "Wine_by_Jakkub_Mede", "free_by_Peter_Nerlich", "picosdeeuropa_by_Aitzol_Berasategi",
+        "seeding_by_Clements_Engelhardt", "sunset_by_Aitzol_Berasategi", "aitzgorri_by_Aitzol_Berasategi",
+        "friends_by_Aitzol_Berasategi", "greentock_by_Peter_Nerlich", "life_by_Aitzol_Berasategi"]],
+    Photo("Kleiber_by_Lukas_Baubkus", "lomiri-wallpapers-20.04", f"{LOMIRI}/Kleiber_by_Lukas_Baubkus.jpg"),
+    *photos("mate-backgrounds", "/usr/share/backgrounds/mate/nature", [
+        "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops", "Storm",
+        "TwoWings", "Wood", "YellowFlower"], "mate"),
+    *photos("plasma-workspace-wallpapers", "/usr/share/wallpapers", [
+        "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey", "Kite",
+        "MilkyWay", "OneStandsOut", "Path", "Volna", "summer_1am"], "plasma", suffix=""),
+    *photos("scratch", f"{SCRATCH}/Nature", [
+        "beach-malibu", "canyon", "flower-bed", "forest", "garden-rock", "grand-canyon", "gravel-desert", "hill",
+        "lake", "pathway", "tree", "water-and-rocks", "wave", "woods-and-bench"], "scratch"),
+    *photos("scratch", f"{SCRATCH}/Outdoors", [
+        "bench-with-view", "boardwalk", "building-at-mit", "castle", "city-with-water", "city-with-water2",
+        "driveway", "hay_field", "houses", "mansion", "parking-ramp", "pool", "route66", "silos", "train-tracks1",
+        "train-tracks2", "village", "wooden-house"], "scratch"),
+    *photos("scratch", f"{SCRATCH}/Indoors", ["hall", "kitchen", "room1"], "scratch"),
+    *photos("enlightenment-data", ENLIGHTENMENT, [
+        "Bamboo", "Dunes", "Green-Maple", "Lichen-Branches", "Mountain", "Peaks", "Red-Maple",
+        "Sea-of-Lanterns", "Snow-Trees", "Spruce-Needles", "Sunset-Clouds", "Sunset-Hills", "White-Flower",
+        "Yellow-Flower"], "enlightenment", suffix=".edj"),
+    *photos("liblemonldap-ng-portal-perl", LEMONLDAP, [
+        "1280px-Anse_Source_d'Argent_2-La_Digue", "1280px-Autumn-clear-water-waterfall-landscape_-_Virginia_-_ForestWander",
+        "1280px-BrockenSnowedTrees", "1280px-Cedar_Breaks_National_Monument_partially",
+        "1280px-Parry_Peak_from_Winter_Park", "Aletschgletscher_mit_Pinus_cembra1"], "wikimedia"),
+    *photos("kphotoalbum", KPHOTOALBUM, [
+        "skagen", "skagen_2", "cold_water", "sunset", "snow", "pool", "new_wave_1", "new_wave_2", "bar55",
+        "donna", "jesper", "spiff"], "kphotoalbum", license="GPL-2+ (the package's license; its copyright file is not machine-readable)"),
+    *photos("lifeograph", LIFEOGRAPH, ["street", "snow", "horizon", "trams", "cloister", "sands", "pier"], "lifeograph"),
+    *[Photo(f"skimage_{Path(n).stem}", "scikit-image", n, license) for n, license in [
+        ("astronaut.png", "public domain (NASA)"), ("chelsea.png", "CC0 (Stefan van der Walt)"),
+        ("coffee.png", "CC0 (Rachel Michetti)"), ("rocket.jpg", "public domain (SpaceX)"),
+        ("motorcycle_left.png", "Middlebury 2014 stereo dataset (Scharstein et al., GCPR 2014); skimage.data states no license")]],
 ]
-SKIMAGE_LICENSES = {  # from the docstrings of skimage.data
-    "astronaut.png": "public domain (NASA)",
-    "chelsea.png": "CC0 (Stefan van der Walt)",
-    "coffee.png": "CC0 (Rachel Michetti)",
-    "rocket.jpg": "public domain (SpaceX)",
-    "motorcycle_left.png": "Middlebury 2014 stereo dataset (Scharstein et al., GCPR 2014); skimage.data states no license",
-}
 
-# Held out of training: chosen by hand to span landscapes, close-ups and indoor scenes.
+# Never trained on: chosen by hand to span landscapes, cities, close-ups and indoor scenes from every source.
+VALIDATION_NAMES = {
+    "sunset_by_Aitzol_Berasategi", "mate_Dune", "plasma_Kite", "scratch_grand-canyon", "scratch_lake",
+    "scratch_city-with-water", "scratch_village", "scratch_kitchen", "enlightenment_Peaks", "enlightenment_Sunset-Hills",
+    "wikimedia_1280px-Cedar_Breaks_National_Monument_partially", "kphotoalbum_skagen", "lifeograph_street",
+    "skimage_chelsea",
+}
 TEST_NAMES = {
     "picosdeeuropa_by_Aitzol_Berasategi", "Bridge_by_Sander_Klootwijk", "mate_Storm", "mate_GreenMeadow",
     "plasma_Path", "plasma_EveningGlow", "plasma_ColdRipple", "skimage_coffee",
 }
+# Reserved for an independent test of generalization: never train, validate or tune on these.
+INDEPENDENT = [
+    *photos("lxqt-themes", "/usr/share/lxqt/wallpapers", ["after-the-rain", "Butterfly-Kenneth-Wimer"], "lxqt"),
+    *photos("palapeli-data", "/usr/share/palapeli/collection", [
+        "cincinnati-bridge", "european-honey-bee", "panther-chameleon-female", "castle-maintenon"], "palapeli"),
+    *photos("opencv-doc", "/usr/share/doc/opencv-doc/examples/data", [
+        "fruits", "baboon", "home", "aero1", "messi5", "building", "orange", "leuvenA"], "opencv"),
+    *photos("gimp-help-en", "/usr/share/gimp/2.0/help/en/images/tutorials", [
+        "quickie-jpeg-example", "quickie-crop-example-result"], "gimp"),
+    *[Photo(f"sklearn_{Path(n).stem}", "scikit-learn", n, "CC-BY-2.0 (Flickr, see sklearn.datasets.load_sample_images)")
+      for n in ["china.jpg", "flower.jpg"]],
+]
 
-MAX_SIDE = 768
-HAZES_PER_TEST_IMAGE = 3
-EXAMPLE_NAMES = ["picosdeeuropa_by_Aitzol_Berasategi", "mate_Storm", "plasma_Path", "skimage_coffee"]
+# Real hazy photos with no clear version: never trained on, shown as examples and in the model card's sheet.
+REAL_HAZE = [
+    Photo("real_lifeograph_fog", "lifeograph", f"{LIFEOGRAPH}/fog.jpg"),
+    Photo("real_kphotoalbum_grand_canyon_3", "kphotoalbum", f"{KPHOTOALBUM}/grand_canyon_3.jpg",
+          "GPL-2+ (the package's license; its copyright file is not machine-readable)"),
+    Photo("real_enlightenment_Foggy-Trees", "enlightenment-data", f"{ENLIGHTENMENT}/Foggy-Trees.edj"),
+]
+EXAMPLES = {"picosdeeuropa_by_Aitzol_Berasategi": "light", "mate_Storm": "dense", "plasma_Path": "dense",
+            "skimage_coffee": "light"}  # test photos, so the app's examples were never trained on
 EXAMPLE_SIDE = 640
 
+MAX_SIDE = {"train": 1024, "val": 768, "test": 768, "independent": 768}
+HAZE_LEVELS = ("light", "dense")
+SEEDS = {"val": 123, "test": 0, "independent": 2026}
 
-def resolve_path(source: str) -> str:
-    """File of a source: skimage's data folder, a Plasma wallpaper's largest image, or a plain path."""
-    if source.startswith("skimage:"):
+
+def fetch_package(package: str, cache: Path) -> Path:
+    """Unpack a Debian package (downloaded by name, no install) under `cache`; returns its root."""
+    root = cache / package
+    if not (root / ".unpacked").is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", "download", package], cwd=cache, check=True, capture_output=True)
+        deb = max(cache.glob(f"{package}_*.deb"), key=lambda p: p.stat().st_mtime)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        deb.unlink()
+        (root / ".unpacked").touch()
+    return root
+
+
+def resolve(photo: Photo, cache: Path) -> Path:
+    """The image file of a photo: scikit-image/learn's data, a Plasma wallpaper's largest size, an .edj's image."""
+    if photo.package == "scikit-image":
         import skimage.data
 
-        return os.path.join(os.path.dirname(skimage.data.__file__), source.split(":", 1)[1])
-    if os.path.isdir(source):
-        sizes = glob.glob(f"{source}/contents/images/*x*.*")
-        width_times_height = lambda p: np.prod([int(v) for v in Path(p).stem.split("x")])
-        return max(sizes, key=width_times_height)
-    return source
+        return Path(skimage.data.__file__).parent / photo.path
+    if photo.package == "scikit-learn":
+        import sklearn.datasets
+
+        return Path(sklearn.datasets.__file__).parent / "images" / photo.path
+    path = fetch_package(photo.package, cache) / photo.path.lstrip("/")
+    if path.is_dir():
+        pixels = lambda p: np.prod([int(v) for v in p.stem.split("x")])
+        return max(path.glob("contents/images/*x*.*"), key=pixels)
+    if path.suffix == ".edj":
+        out = (cache / "edj" / path.stem).resolve()
+        if not (out / "img.png").is_file():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["edje_decc", str(path.resolve())], cwd=out.parent, check=True, capture_output=True)
+        return out / "img.png"
+    return path
 
 
-def debian_provenance(path: str):
-    """(package, license, copyright) of an installed file, from dpkg and the package's DEP-5 copyright file."""
-    try:
-        owner = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown", "unknown", "unknown"
-    package = owner.split(":")[0]
-    license_name, holder = "unknown", "unknown"
-    copyright_file = Path(f"/usr/share/doc/{package}/copyright")
+def debian_provenance(package: str, root: Path, path: str):
+    """(license, copyright) of a file, from the package's DEP-5 copyright file; the last matching stanza wins."""
+    copyright_file = root / "usr/share/doc" / package / "copyright"
     text = copyright_file.read_text(errors="replace") if copyright_file.is_file() else ""
-    for stanza in text.split("\n\n"):  # DEP-5: the last stanza whose Files pattern matches wins
+    license_name, holder = "unknown", "unknown"
+    for stanza in text.split("\n\n"):
         fields = dict(re.findall(r"^(Files|Copyright|License):[ \t]*(.*(?:\n[ \t]+.*)*)", stanza, re.M))
         patterns = fields.get("Files", "").split()
-        if any(p == "*" or fnmatch.fnmatch(path, "*/" + p) or Path(p).name == Path(path).name for p in patterns):
+        # Files patterns name source paths; match their last folder and file name against the installed path
+        if any(p == "*" or fnmatch.fnmatch(path, "*/" + "/".join(p.split("/")[-2:])) for p in patterns):
             license_name = fields.get("License", "unknown").splitlines()[0].strip()
             holder = " ".join(fields.get("Copyright", "unknown").split())
-    return package, license_name, holder
+    return license_name, holder
 
 
-def provenance(source: str, path: str):
-    if source.startswith("skimage:"):
-        return "scikit-image", SKIMAGE_LICENSES[source.split(":", 1)[1]], "see skimage.data"
-    return debian_provenance(path)
+def provenance(photo: Photo, cache: Path):
+    if photo.license:
+        return photo.license, f"see the {photo.package} package"
+    return debian_provenance(photo.package, cache / photo.package, photo.path)
 
 
 def motorcycle_depth() -> np.ndarray:
@@ -109,63 +197,79 @@ def motorcycle_depth() -> np.ndarray:
     return depth_from_disparity(skimage.data.stereo_motorcycle()[2])
 
 
-def hazy_name(name: str, beta: float, airlight: float) -> str:
-    return f"{name}_{beta:.2f}_{airlight:.2f}.png"
+def known_depth(name: str, shape):
+    return fit_within(motorcycle_depth(), max(shape[:2])) if name == "skimage_motorcycle_left" else None
 
 
-def prepare(out: Path, max_side: int = MAX_SIDE, seed: int = 0) -> None:
-    for folder in ("train/clear", "train/depth", "test/clear", "test/hazy"):
-        (out / folder).mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for name, source in PHOTOGRAPHS:
-        path = resolve_path(source)
-        if not os.path.isfile(path):
-            print(f"skipping {name}: {path} not found (install the package that provides it)")
+def hazy_name(name: str, level: str, beta: float, airlight) -> str:
+    return f"{name}_{level}_{beta:.2f}_{float(np.mean(airlight)):.2f}.png"
+
+
+def split_of(name: str) -> str:
+    return "test" if name in TEST_NAMES else "val" if name in VALIDATION_NAMES else "train"
+
+
+def prepare(out: Path, independent: bool = False) -> None:
+    cache = out / "packages"
+    rows, rngs = [], {split: np.random.default_rng(seed) for split, seed in SEEDS.items()}
+    sets = [(photo, split_of(photo.name)) for photo in PHOTOGRAPHS]
+    sets += [(photo, "independent") for photo in INDEPENDENT] if independent else []
+    for photo, split in sets:
+        try:
+            path = resolve(photo, cache)
+            clear = fit_within(load_image(path), MAX_SIDE[split])
+        except (subprocess.CalledProcessError, OSError, ImportError, ValueError) as error:
+            print(f"skipping {photo.name}: {error}")
             continue
-        package, license_name, holder = provenance(source, path)
-        split = "test" if name in TEST_NAMES else "train"
-        clear = fit_within(load_image(path), max_side)
-        save_image(clear, out / split / "clear" / f"{name}.png")
-        depth = None
-        if name == "skimage_motorcycle_left":
-            depth = fit_within(motorcycle_depth(), max_side)
-            if split == "train":
-                np.save(out / "train" / "depth" / f"{name}.npy", depth)
-        if split == "test":
-            for _ in range(HAZES_PER_TEST_IMAGE):
-                hazy, _, beta, airlight = random_haze(clear, rng, depth)
-                save_image(hazy, out / "test" / "hazy" / hazy_name(name, beta, airlight))
-        rows.append({"name": name, "split": split, "package": package, "license": license_name,
-                     "copyright": holder, "source": path, "width": clear.shape[1], "height": clear.shape[0]})
-        print(f"{split:5s} {name}")
+        (out / split / "clear").mkdir(parents=True, exist_ok=True)
+        save_image(clear, out / split / "clear" / f"{photo.name}.png")
+        depth = known_depth(photo.name, clear.shape)
+        if split == "train" and depth is not None:
+            (out / "train" / "depth").mkdir(parents=True, exist_ok=True)
+            np.save(out / "train" / "depth" / f"{photo.name}.npy", depth)
+        if split != "train":
+            (out / split / "hazy").mkdir(parents=True, exist_ok=True)
+            for level in HAZE_LEVELS:
+                sample = random_haze(clear, rngs[split], depth, level=level, grayscale=False)
+                save_image(sample.hazy, out / split / "hazy" / hazy_name(photo.name, level, sample.beta, sample.airlight))
+        license_name, holder = provenance(photo, cache)
+        rows.append({"name": photo.name, "split": split, "package": photo.package, "license": license_name,
+                     "copyright": holder, "source": photo.path, "width": clear.shape[1], "height": clear.shape[0]})
+        print(f"{split:11s} {photo.name}")
     with open(out / "manifest.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(f"{sum(r['split'] == 'train' for r in rows)} train, {sum(r['split'] == 'test' for r in rows)} test -> {out}")
+    counts = {split: sum(r["split"] == split for r in rows) for split in SEEDS | {"train": 0}}
+    print(", ".join(f"{n} {split}" for split, n in counts.items() if n), f"-> {out}")
 
 
-def write_examples(test: Path, out: Path, side: int = EXAMPLE_SIDE) -> None:
-    """Small JPEG (hazy, clear) pairs of held-out photos, for the app's examples."""
+def write_examples(out: Path, cache: Path, seed: int = 7) -> None:
+    """The app's examples: test photos hazed as in training (hazy and clear JPEGs), and the real hazy photos."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in EXAMPLE_NAMES:
-        hazy_path = sorted((test / "hazy").glob(f"{name}_*.png"))[0]
-        for kind, path in (("hazy", hazy_path), ("clear", test / "clear" / f"{name}.png")):
-            save_image(fit_within(load_image(path), side), out / f"{name}_{kind}.jpg")
-    print(f"wrote {len(EXAMPLE_NAMES)} example pairs to {out}")
+    rng = np.random.default_rng(seed)
+    by_name = {photo.name: photo for photo in PHOTOGRAPHS}
+    for name, level in EXAMPLES.items():
+        clear = fit_within(load_image(resolve(by_name[name], cache)), EXAMPLE_SIDE)
+        hazy = random_haze(clear, rng, known_depth(name, clear.shape), level=level, grayscale=False).hazy
+        save_image(clear, out / f"{name}_clear.jpg")
+        save_image(hazy, out / f"{name}_hazy.jpg")
+    for photo in REAL_HAZE:
+        save_image(fit_within(load_image(resolve(photo, cache)), EXAMPLE_SIDE), out / f"{photo.name}.jpg")
+    print(f"wrote {len(EXAMPLES)} hazy/clear pairs and {len(REAL_HAZE)} real hazy photos to {out}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("data"))
-    parser.add_argument("--max-side", type=int, default=MAX_SIDE, help="downscale photos so the long side fits")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the test split's haze")
-    parser.add_argument("--examples", type=Path, help="also write small example pairs for the app here")
+    parser.add_argument("--independent", action="store_true",
+                        help="also build the independent test set from the reserved packages")
+    parser.add_argument("--examples", type=Path, help="only write the app's example photos to this folder")
     args = parser.parse_args(argv)
-    prepare(args.out, args.max_side, args.seed)
     if args.examples:
-        write_examples(args.out / "test", args.examples)
+        write_examples(args.examples, args.out / "packages")
+    else:
+        prepare(args.out, args.independent)
 
 
 if __name__ == "__main__":

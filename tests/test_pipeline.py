@@ -54,17 +54,20 @@ def test_command_line_dehazes_a_file_and_reports_bad_input(tmp_path):
     assert done.returncode == 2 and "not an image" in done.stderr
 
 
-def test_evaluation_cli_writes_a_table_and_csv(tmp_path, capsys):
+def test_evaluation_cli_reports_levels_wins_and_haze_free_scores(tmp_path, capsys):
     for kind in ("hazy", "clear"):
         (tmp_path / kind).mkdir()
-    for hazy_path in sorted(EXAMPLES.glob("*_hazy.jpg"))[:2]:
+    for hazy_path, level in zip(sorted(EXAMPLES.glob("*_hazy.jpg"))[:2], ("light", "dense")):
         name = hazy_path.name.replace("_hazy.jpg", "")
-        save_image(load_image(hazy_path), tmp_path / "hazy" / f"{name}_1.00_0.90.png")
+        save_image(load_image(hazy_path), tmp_path / "hazy" / f"{name}_{level}_1.00_0.90.png")
         save_image(load_image(str(hazy_path).replace("_hazy", "_clear")), tmp_path / "clear" / f"{name}.png")
     evaluate_main([str(tmp_path), "--methods", "input", "dcp", "--csv", str(tmp_path / "scores.csv")])
     table = capsys.readouterr().out
-    assert "(2 images)" in table
-    rows = (tmp_path / "scores.csv").read_text().splitlines()
-    assert rows[0] == "image,method,psnr,ssim,seconds" and len(rows) == 1 + 4 + 2
-    means = {r.split(",")[1]: float(r.split(",")[2]) for r in rows if r.startswith("MEAN")}
-    assert means["dcp"] > means["input"]
+    assert "(2 hazy images" in table and "beats DCP" in table and "haze-free" in table
+    rows = [r.split(",") for r in (tmp_path / "scores.csv").read_text().splitlines()]
+    assert rows[0] == ["image", "level", "method", "psnr", "ssim", "seconds"]
+    assert sorted(r[1] for r in rows[1:9]) == ["dense", "dense", "haze-free", "haze-free", "haze-free", "haze-free",
+                                               "light", "light"]
+    means = {(r[1], r[2]): float(r[3]) for r in rows if r[0] == "MEAN"}
+    assert means[("", "dcp")] > means[("", "input")]
+    assert means[("haze-free", "input")] == float("inf") > means[("haze-free", "dcp")]  # the input is the photo itself
