@@ -1,6 +1,7 @@
 """Evaluate every method on a paired folder (RESIDE layout): PSNR and SSIM per image and on average.
 
     python -m dehaze.evaluate data/val --csv results.csv
+    python -m dehaze.evaluate --sheet sheet.jpg --photos examples/real_*.jpg
 
 'input' is the hazy image itself, the score of doing nothing. Hazy files named
 `<photo>_light_...` or `<photo>_dense_...` (as `dehaze.prepare_data` writes them)
@@ -19,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .datasets import PairedFolderDataset
-from .image_io import load_image
+from .image_io import load_image, resize, save_image
 from .metrics import score
 from .pipeline import METHODS, WORKING_SIZE, dehaze
 
@@ -87,14 +88,34 @@ def format_table(summary) -> str:
     return "\n".join(lines)
 
 
+def contact_sheet(photos, out, methods=METHODS, width=320, working_size=WORKING_SIZE) -> None:
+    """A before/after sheet for photos without ground truth: one row per photo, the input then each method."""
+    rows = []
+    for path in photos:
+        hazy = load_image(path)
+        height = round(hazy.shape[0] * width / hazy.shape[1])
+        cells = [hazy] + [dehaze(hazy, method, working_size).image for method in methods]
+        rows.append(np.concatenate([resize(cell, width, height) for cell in cells], axis=1))
+    save_image(np.concatenate(rows, axis=0), out)
+    print(f"wrote {out}: columns input, {', '.join(methods)}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("root", type=Path, help="folder with hazy/ and clear/ (or gt/)")
+    parser.add_argument("root", type=Path, nargs="?", help="folder with hazy/ and clear/ (or gt/)")
+    parser.add_argument("--sheet", type=Path, help="instead, write a before/after sheet of --photos here")
+    parser.add_argument("--photos", type=Path, nargs="+", help="hazy photos without ground truth, for --sheet")
     parser.add_argument("--methods", nargs="+", default=["input", *METHODS], choices=["input", *METHODS])
     parser.add_argument("--working-size", type=int, default=WORKING_SIZE)
     parser.add_argument("--no-haze-free", action="store_true", help="skip running the methods on the clear photos")
     parser.add_argument("--csv", type=Path, help="write per-image rows and the means here")
     args = parser.parse_args(argv)
+    if args.sheet:
+        if not args.photos:
+            parser.error("--sheet needs --photos")
+        return contact_sheet(args.photos, args.sheet, [m for m in args.methods if m != "input"], working_size=args.working_size)
+    if args.root is None:
+        parser.error("give a folder to evaluate, or --sheet with --photos")
     rows = evaluate(args.root, args.methods, args.working_size, not args.no_haze_free)
     summary = summarize(rows)
     print(format_table(summary))

@@ -13,7 +13,7 @@ Photos are split by name into three sets that never share a photo:
   seed, for choosing checkpoints and settings.
 - test: the held-out photos, hazed the same way with another seed; score it rarely.
 
-`--independent` also writes `<out>/independent` from packages reserved for an
+`--independent` writes only `<out>/independent`, from packages reserved for an
 independent test of generalization (never used for training, validation or
 tuning). Hazy files are named `<photo>_<level>_<beta>_<airlight>.png` beside
 `clear/<photo>.png` (the RESIDE layout `dehaze.evaluate` reads). `manifest.csv`
@@ -177,8 +177,9 @@ def debian_provenance(package: str, root: Path, path: str):
     for stanza in text.split("\n\n"):
         fields = dict(re.findall(r"^(Files|Copyright|License):[ \t]*(.*(?:\n[ \t]+.*)*)", stanza, re.M))
         patterns = fields.get("Files", "").split()
-        # Files patterns name source paths; match their last folder and file name against the installed path
-        if any(p == "*" or fnmatch.fnmatch(path, "*/" + "/".join(p.split("/")[-2:])) for p in patterns):
+        # Files patterns name source paths: match a pattern's file name, or its last folder and file name
+        if any(p == "*" or Path(p).name == Path(path).name or fnmatch.fnmatch(path, "*/" + "/".join(p.split("/")[-2:]))
+               for p in patterns):
             license_name = fields.get("License", "unknown").splitlines()[0].strip()
             holder = " ".join(fields.get("Copyright", "unknown").split())
     return license_name, holder
@@ -210,10 +211,13 @@ def split_of(name: str) -> str:
 
 
 def prepare(out: Path, independent: bool = False) -> None:
+    """Write train/val/test under `out`, or with `independent` only the independent test set."""
     cache = out / "packages"
     rows, rngs = [], {split: np.random.default_rng(seed) for split, seed in SEEDS.items()}
-    sets = [(photo, split_of(photo.name)) for photo in PHOTOGRAPHS]
-    sets += [(photo, "independent") for photo in INDEPENDENT] if independent else []
+    if independent:
+        sets, manifest = [(photo, "independent") for photo in INDEPENDENT], out / "independent" / "manifest.csv"
+    else:
+        sets, manifest = [(photo, split_of(photo.name)) for photo in PHOTOGRAPHS], out / "manifest.csv"
     for photo, split in sets:
         try:
             path = resolve(photo, cache)
@@ -236,7 +240,7 @@ def prepare(out: Path, independent: bool = False) -> None:
         rows.append({"name": photo.name, "split": split, "package": photo.package, "license": license_name,
                      "copyright": holder, "source": photo.path, "width": clear.shape[1], "height": clear.shape[0]})
         print(f"{split:11s} {photo.name}")
-    with open(out / "manifest.csv", "w", newline="") as f:
+    with open(manifest, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -263,7 +267,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("data"))
     parser.add_argument("--independent", action="store_true",
-                        help="also build the independent test set from the reserved packages")
+                        help="build only the independent test set, from the reserved packages")
     parser.add_argument("--examples", type=Path, help="only write the app's example photos to this folder")
     args = parser.parse_args(argv)
     if args.examples:

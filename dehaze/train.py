@@ -1,12 +1,13 @@
 """Train the GAN generator or MSCNN on haze synthesized from clear photos.
 
-    python -m dehaze.train gan   --data data/train/clear --depth data/train/depth --steps 3000
-    python -m dehaze.train mscnn --data data/train/clear --steps 2000
+    python -m dehaze.train gan   --data data/train/clear --init weights/generator.safetensors --val data/val
+    python -m dehaze.train mscnn --data data/train/clear --val data/val --steps 2000
 
 A run folder (default runs/<model>) receives checkpoint.pt every --checkpoint-every
-steps and a sample grid (rows: hazy, output, clear) every --sample-every steps.
-Running the same command again resumes from the checkpoint. When the run ends
-(all steps, or the --minutes budget), the weights are exported as safetensors.
+steps and a sample grid (rows: hazy, [DCP,] output, clear) every --sample-every steps.
+Running the same command again resumes from the checkpoint. With --val the export is
+the best of the weights scored on that folder; without it, the last when the run ends
+(all steps, or the --minutes budget). Exports are safetensors.
 """
 
 import argparse
@@ -17,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
+from . import distributed
 from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to_tensor
 from .gan import PatchCritic, ResnetGenerator
 from .dcp import dehaze_dcp
@@ -107,6 +109,7 @@ class GanTrainer:
             self.optimizers["critic"].zero_grad()
             loss_critic = critic_loss(self.critic, hazy_signed, clear_signed, fake)
             loss_critic.backward()
+            distributed.average_gradients(self.critic)
             self.optimizers["critic"].step()
             losses["critic"] = loss_critic.item()
         loss = self.content((fake + 1) / 2, clear)
@@ -117,6 +120,7 @@ class GanTrainer:
             loss = loss + self.adv_weight * adv
         self.optimizers["model"].zero_grad()
         loss.backward()
+        distributed.average_gradients(self.model)
         self.optimizers["model"].step()
         return losses
 
@@ -146,6 +150,7 @@ class MscnnTrainer:
         loss = loss_fine + torch.nn.functional.mse_loss(coarse, transmission)
         self.optimizers["model"].zero_grad()
         loss.backward()
+        distributed.average_gradients(self.model)
         self.optimizers["model"].step()
         return {"fine": loss_fine.item()}
 
@@ -155,10 +160,11 @@ class MscnnTrainer:
 
 
 def train(args):
-    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.model == "mscnn" and args.paired:
         raise SystemExit("MSCNN learns transmission maps, which paired folders lack: train it on synthetic haze")
-    torch.manual_seed(args.seed)
+    device = distributed.start(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    main_rank = distributed.is_main()
+    torch.manual_seed(args.seed)  # the same initial weights on every rank
     trainer = (GanTrainer if args.model == "gan" else MscnnTrainer)(args, device)
     run = Path(args.run_dir or f"runs/{args.model}")
     run.mkdir(parents=True, exist_ok=True)
@@ -176,9 +182,11 @@ def train(args):
     elif args.init:
         trainer.model.load_state_dict(load_file(str(args.init), device=str(device)))
         print(f"initialized from {args.init}")
-    validation = Validation(args.val, trainer, run) if args.val else None
+    validation = Validation(args.val, trainer, run) if args.val and main_rank else None
 
     def save_checkpoint(step):
+        if not main_rank:
+            return
         state = {name: module.state_dict() for name, module in trainer.modules().items()}
         for name, optimizer in trainer.optimizers.items():
             state[f"optimizer_{name}"] = optimizer.state_dict()
@@ -187,15 +195,18 @@ def train(args):
         (run / "checkpoint.tmp").replace(checkpoint_path)
 
     def export_weights(path, step, **extra):
-        save_weights(trainer.model, path, trainer.config, steps=step, batch_size=args.batch_size,
-                     crop_size=args.crop_size, lr=args.lr, data=args.data, **trainer.metadata, **extra)
+        if main_rank:
+            save_weights(trainer.model, path, trainer.config, steps=step, batch_size=args.batch_size,
+                         ranks=distributed.world_size(), crop_size=args.crop_size, lr=args.lr, data=args.data,
+                         **trainer.metadata, **extra)
 
-    dataset = make_dataset(args, args.steps * args.batch_size, trainer.dcp_prior)
+    samples_per_step = args.batch_size * distributed.world_size()
+    dataset = make_dataset(args, args.steps * samples_per_step, trainer.dcp_prior)
     fixed = [t[:4].to(device) for t in next(iter(DataLoader(dataset, batch_size=4)))]
-    batches = DataLoader(
-        Subset(dataset, range(start * args.batch_size, len(dataset))),
-        batch_size=args.batch_size,
-        num_workers=args.workers,
+    remaining = Subset(dataset, range(start * samples_per_step, len(dataset)))
+    batches = DataLoader(  # each rank takes every world_size-th sample: its share of each step
+        remaining, batch_size=args.batch_size, num_workers=args.workers,
+        sampler=DistributedSampler(remaining, shuffle=False) if distributed.world_size() > 1 else None,
     )
     deadline = time.time() + args.minutes * 60 if args.minutes else None
     step = start
@@ -203,7 +214,8 @@ def train(args):
         best = validation(step)
         print(f"step {step}: validation PSNR {best:.2f} dB")
         export_weights(export, step, val_psnr=f"{best:.3f}", val=args.val)
-    progress = tqdm(batches, initial=start, total=args.steps, desc=f"train {args.model}", dynamic_ncols=True)
+    progress = tqdm(batches, initial=start, total=args.steps, desc=f"train {args.model}", dynamic_ncols=True,
+                    disable=not main_rank)
     for batch in progress:
         trainer.model.train()
         for optimizer in trainer.optimizers.values():
@@ -211,7 +223,7 @@ def train(args):
         losses = trainer.step(step, *[t.to(device) for t in batch])
         step += 1
         progress.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
-        if step % args.sample_every == 0 or step == args.steps:
+        if main_rank and (step % args.sample_every == 0 or step == args.steps):
             trainer.model.eval()
             save_image(sample_grid(trainer.samples(*fixed)), run / f"samples_{step:06d}.png")
         if validation and (step % args.val_every == 0 or step == args.steps):
@@ -222,7 +234,7 @@ def train(args):
                 export_weights(export, step, val_psnr=f"{score:.3f}", val=args.val)
         if step % args.checkpoint_every == 0:
             save_checkpoint(step)
-        if deadline and time.time() > deadline:
+        if deadline and distributed.any_rank(time.time() > deadline, device):
             print(f"time budget of {args.minutes} min reached at step {step}")
             break
     progress.close()
@@ -233,6 +245,7 @@ def train(args):
     else:
         export_weights(export, step)
         print(f"wrote {export} after {step} steps")
+    distributed.stop()
 
 
 class Validation:
@@ -265,7 +278,7 @@ def parse_args(argv=None):
     parser.add_argument("--paired", action="store_true", help="--data is a RESIDE-style hazy/ + clear/ folder")
     parser.add_argument("--depth", help="folder of <stem>.npy relative depth maps for some clear images")
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=4, help="per process; under torchrun each rank takes this many")
     parser.add_argument("--crop-size", type=int, default=128)
     parser.add_argument("--lr", type=float, help="default: 1e-4 for gan (2e-4 diverged), 1e-3 for mscnn")
     parser.add_argument("--ngf", type=int, default=64, help="generator width (first layer's filters)")
