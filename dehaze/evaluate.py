@@ -70,7 +70,7 @@ def summarize(rows):
         summary.append({
             "method": method, "psnr": mean(mine, "psnr"), "ssim": mean(mine, "ssim"),
             **{level: mean([r for r in mine if r["level"] == level], "psnr") for level in LEVELS},
-            "beats_dcp": sum(r["psnr"] > dcp[r["image"]] for r in mine if r["image"] in dcp) if method != "dcp" else None,
+            "beats_dcp": sum(r["psnr"] > dcp[r["image"]] for r in mine) if dcp and method != "dcp" else None,
             "images": len(mine),
             HAZE_FREE: mean([r for r in rows if r["method"] == method and r["level"] == HAZE_FREE], "psnr"),
             "seconds": mean(mine, "seconds"),

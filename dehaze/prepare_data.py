@@ -24,6 +24,7 @@ import argparse
 import csv
 import fnmatch
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +219,9 @@ def prepare(out: Path, independent: bool = False) -> None:
         sets, manifest = [(photo, "independent") for photo in INDEPENDENT], out / "independent" / "manifest.csv"
     else:
         sets, manifest = [(photo, split_of(photo.name)) for photo in PHOTOGRAPHS], out / "manifest.csv"
+    for split in {split for _, split in sets} - {"train"}:  # a rerun must not leave hazes of another draw
+        shutil.rmtree(out / split / "hazy", ignore_errors=True)
+        (out / split / "hazy").mkdir(parents=True)
     for photo, split in sets:
         try:
             path = resolve(photo, cache)
@@ -232,7 +236,6 @@ def prepare(out: Path, independent: bool = False) -> None:
             (out / "train" / "depth").mkdir(parents=True, exist_ok=True)
             np.save(out / "train" / "depth" / f"{photo.name}.npy", depth)
         if split != "train":
-            (out / split / "hazy").mkdir(parents=True, exist_ok=True)
             for level in HAZE_LEVELS:
                 sample = random_haze(clear, rngs[split], depth, level=level, grayscale=False)
                 save_image(sample.hazy, out / split / "hazy" / hazy_name(photo.name, level, sample.beta, sample.airlight))

@@ -29,10 +29,10 @@ def jpeg_hazy():
 
 @pytest.mark.parametrize("method", ["gan", "dcp", "mscnn"])
 def test_jpeg_blocks_are_not_amplified(jpeg_hazy, method):
-    """Dividing by t ~ 0.15 multiplies block edges by ~7: the raw methods more than double them, the pipeline must not."""
+    """Dividing by t ~ 0.15 amplifies block edges: the raw methods by 1.7-3.4x here, the pipeline must not."""
     before = block_edge_energy(jpeg_hazy)
-    assert block_edge_energy(run_method(jpeg_hazy, method).image) > 2 * before  # the problem is real
-    assert block_edge_energy(dehaze(jpeg_hazy, method).image) < 1.5 * before
+    assert block_edge_energy(run_method(jpeg_hazy, method).image) > 1.5 * before  # the problem is real
+    assert block_edge_energy(dehaze(jpeg_hazy, method).image) < 1.3 * before
 
 
 @pytest.mark.parametrize("method", ["gan", "dcp", "mscnn"])
@@ -41,3 +41,15 @@ def test_grey_in_grey_out(method):
     output = dehaze(grey, method).image
     assert np.abs(output - output[:, :, :1]).max() == 0
     assert np.abs(output - grey).mean() > 0.02  # and it was dehazed, not returned as is
+
+
+def test_clear_photos_come_back_nearly_unchanged():
+    """The shipped generator learned to leave haze-free photos alone (the previous one scored 21.7 dB here on
+    average on the independent set); DCP, which assumes haze everywhere, darkens them."""
+    passthrough = {method: [] for method in ("gan", "dcp")}
+    for clear_path in sorted(EXAMPLES.glob("*_clear.jpg")):
+        clear = load_image(clear_path)
+        for method, scores in passthrough.items():
+            scores.append(psnr(dehaze(clear, method).image, clear))
+    assert np.mean(passthrough["gan"]) > 25
+    assert all(gan > dcp for gan, dcp in zip(passthrough["gan"], passthrough["dcp"]))
