@@ -143,10 +143,17 @@ def lift_to_full_resolution(full_input, small_input, small_output, radius: int =
     upsampling its coefficients keeps full-resolution detail at the cost of a
     low-resolution pass. The coefficients are box-filtered twice, hence smooth,
     so bilinear upsampling serves as well as bicubic at a third of the cost.
+    """
+    a, b = affine_coefficients(torch.as_tensor(small_input), torch.as_tensor(small_output), radius, eps)
+    return apply_affine_map(full_input, a, b, strength)
+
+
+def apply_affine_map(full_input, a: torch.Tensor, b: torch.Tensor, strength: float = 1.0):
+    """J = a I + b on the (C, H, W) `full_input`, with (a, b) at any resolution, applied to its structure layer.
+
     `strength` below 1 removes only that part of the haze (see `haze_strength_map`).
     """
     full_input = torch.as_tensor(full_input)
-    a, b = affine_coefficients(torch.as_tensor(small_input), torch.as_tensor(small_output), radius, eps)
     if strength != 1:
         a, b = haze_strength_map(a, b, strength)
     size = full_input.shape[-2:]

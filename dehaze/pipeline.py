@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from .dcp import dehaze_dcp
-from .guided_filter import default_device, lift_to_full_resolution, resize_tensor, to_array, to_tensor
+from .guided_filter import (
+    apply_affine_map, default_device, lift_to_full_resolution, resize_tensor, to_array, to_tensor,
+)
 from .image_io import validate_image
 from .mscnn import dehaze_mscnn, estimate_airlight_from_transmission
-from .scattering import DehazeResult, recover_scene
+from .scattering import MIN_TRANSMISSION, DehazeResult, recover_scene
 from .weights import load_model
 
 METHODS = ("gan", "dcp", "mscnn")
@@ -134,10 +136,20 @@ def is_grayscale(image: torch.Tensor) -> bool:
     return bool((image.amax(0) - image.amin(0)).max() <= 1.0 / 255)
 
 
+def recovery_map(transmission: np.ndarray, airlight: np.ndarray, device):
+    """(a, b) of the scattering model's inversion J = a I + b: a = 1 / max(t, t0), b = A (1 - a)."""
+    slope = 1.0 / torch.as_tensor(transmission, device=device).clamp(min=MIN_TRANSMISSION)[None]
+    offset = torch.as_tensor(airlight, device=device).view(3, 1, 1) * (1.0 - slope)
+    return slope.expand_as(offset), offset
+
+
 def lift_result(full: torch.Tensor, small: torch.Tensor, result: DehazeResult, strength: float) -> DehazeResult:
     """A result at the working size brought to the full image's size, with `strength` of its dehazing."""
     height, width = full.shape[-2:]
-    dehazed = lift_to_full_resolution(full, small, to_tensor(result.image, full.device), strength=strength)
+    if result.transmission is None:  # the GAN: fit the local affine map its output defines
+        dehazed = lift_to_full_resolution(full, small, to_tensor(result.image, full.device), strength=strength)
+    else:  # DCP and MSCNN: the map is known, J = (I - A) / t + A, so nothing needs fitting
+        dehazed = apply_affine_map(full, *recovery_map(result.transmission, result.airlight, full.device), strength)
     if is_grayscale(full):  # a grey photo has no colour to recover: whatever colour came out is an artefact
         dehazed = dehazed.mean(0, keepdim=True).expand_as(dehazed)
     transmission = result.transmission
