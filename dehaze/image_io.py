@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 MIN_SIDE = 16
+LATTICE_STEP = 3  # 8-bit levels between the colours Pillow converts for a 16-bit image (255 = 85 x 3)
 MAX_PIXELS = 50_000_000  # 50 MP: larger images are refused before decoding
 EXIF_ORIENTATION = 0x0112
 SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -44,8 +45,11 @@ def load_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         with Image.open(path) as image:
             check_size(image.width, image.height, max_pixels)
             sample_layout = rawmode(image)
-            if sample_layout in (*OPPOSITE_BYTE_ORDER, *NATIVE_16) and is_srgb(image.info.get("icc_profile")):
-                return validate_image(apply_orientation(decode_16_bit_rgb(path), orientation(image)))
+            if sample_layout in (*OPPOSITE_BYTE_ORDER, *NATIVE_16):
+                pixels = decode_16_bit_rgb(path) / 65535.0
+                if not is_srgb(image.info.get("icc_profile")):
+                    pixels[:, :, :3] = deep_to_srgb(pixels[:, :, :3], image.info["icc_profile"])
+                return validate_image(apply_orientation(pixels, orientation(image)))
             image.load()
             return validate_image(image, integer_format=sample_layout)
     except UnidentifiedImageError:
@@ -162,7 +166,7 @@ def to_srgb(image: Image.Image) -> Image.Image:
     """Convert an image with an embedded non-sRGB ICC profile (Display P3, Adobe RGB, CMYK, ...) to sRGB.
 
     An unreadable or unusable profile is ignored, as browsers do. Colour management is 8 bits per
-    sample: a 16-bit image with such a profile keeps its colours but not its extra precision.
+    sample; 16-bit images go through `deep_to_srgb`, which keeps their precision.
     """
     icc_profile = image.info.get("icc_profile")
     if is_srgb(icc_profile):
@@ -182,6 +186,29 @@ def to_srgb(image: Image.Image) -> Image.Image:
         converted.putalpha(alpha)
     converted.info = {key: value for key, value in image.info.items() if key != "icc_profile"}
     return converted
+
+
+def deep_to_srgb(rgb: np.ndarray, icc_profile: bytes) -> np.ndarray:
+    """(H, W, 3) values in [0, 1] of more than 8 bits, converted from `icc_profile` to sRGB without losing bits.
+
+    Pillow's colour management works on 8-bit images only, so it converts a lattice of
+    colours (every third 8-bit level per channel) and each pixel is interpolated
+    trilinearly between the eight lattice colours around it: smooth gradients keep their
+    16-bit steps instead of falling onto 256 levels.
+    """
+    levels = np.arange(0, 256, LATTICE_STEP, dtype=np.uint8)
+    lattice = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(len(levels) ** 2, -1, 3)
+    source = Image.fromarray(lattice)
+    source.info["icc_profile"] = icc_profile
+    table = np.asarray(to_srgb(source), np.float32).reshape(len(levels), len(levels), len(levels), 3) / 255.0
+    position = np.clip(rgb, 0.0, 1.0) * (len(levels) - 1)
+    low = np.minimum(position.astype(np.int64), len(levels) - 2)
+    fraction = (position - low).astype(np.float32)
+    result = np.zeros(rgb.shape, np.float32)
+    for corner in np.ndindex(2, 2, 2):  # the eight lattice colours around each pixel, weighted by nearness
+        weight = np.prod([fraction[..., c] if bit else 1 - fraction[..., c] for c, bit in enumerate(corner)], axis=0)
+        result += weight[..., None] * table[low[..., 0] + corner[0], low[..., 1] + corner[1], low[..., 2] + corner[2]]
+    return result
 
 
 def pil_to_array(image: Image.Image, integer_format: str = "") -> np.ndarray:

@@ -1,4 +1,6 @@
 import io
+import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -163,3 +165,23 @@ def test_out_of_range_float_tiff_says_what_to_do(tmp_path):
     tifffile.imwrite(tmp_path / "hdr.tif", np.linspace(0, 4, 64 * 64, dtype=np.float32).reshape(64, 64))
     with pytest.raises(ImageError, match="from 0 to 4.*Export it as an 8- or 16-bit"):
         load_image(tmp_path / "hdr.tif")
+
+
+def with_icc_profile(png: bytes, icc_profile: bytes) -> bytes:
+    """The PNG with an iCCP chunk (name, 0, compression 0, zlib data) after its header; OpenCV cannot write one."""
+    data = b"P3\x00\x00" + zlib.compress(icc_profile)
+    chunk = struct.pack(">I", len(data)) + b"iCCP" + data + struct.pack(">I", zlib.crc32(b"iCCP" + data))
+    header_end = 8 + 8 + 13 + 4  # signature, IHDR length and type, IHDR data, CRC
+    return png[:header_end] + chunk + png[header_end:]
+
+
+def test_16_bit_display_p3_photo_keeps_its_precision_through_the_conversion(tmp_path):
+    """Pillow converts colour at 8 bits; a smooth 16-bit P3 ramp must come out with the right colours and no banding."""
+    ramp = np.linspace(0.2, 0.8, 4000)
+    p3 = np.stack([ramp, 0.5 - 0.3 * ramp, np.full_like(ramp, 0.3)], axis=1)[None].repeat(16, axis=0)
+    ok, png = cv2.imencode(".png", np.round(p3 * 65535).astype(np.uint16)[:, :, ::-1])
+    (tmp_path / "deep_p3.png").write_bytes(with_icc_profile(png.tobytes(), display_p3_icc()))
+    loaded = load_image(tmp_path / "deep_p3.png")[8]
+    expected = srgb_encode(srgb_decode(p3[8]) @ p3_to_srgb_linear().T)
+    assert np.abs(loaded - expected).max() < 1.5 / 255
+    assert len(np.unique(loaded[:, 0])) > 1000  # an 8-bit conversion leaves at most 256 levels
