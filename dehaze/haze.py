@@ -90,6 +90,7 @@ def scene_depth(clear: np.ndarray, rng: np.random.Generator, side: int = DEPTH_S
 
 def coarse_depth(clear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     height, width = clear.shape[:2]
+    gray = luminance(clear)
     sky = sky_mask(clear)
     horizon = horizon_row(sky, rng) * height
     rows = np.arange(height, dtype=np.float32)[:, None]
@@ -98,14 +99,14 @@ def coarse_depth(clear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ground = np.where(rows > horizon, ground, 1.0) * np.ones((1, width), np.float32)
     value, low = clear.max(axis=2), clear.min(axis=2)
     attenuation = 0.959710 * value - 0.780245 * (value - low) / np.maximum(value, 1e-6)  # Zhu et al.'s linear model
-    attenuation = normalize(guided_filter(luminance(clear), attenuation, radius=max(4, height // 30), eps=1.0))
+    attenuation = normalize(guided_filter(gray, attenuation, radius=max(4, height // 30), eps=1.0))
     weights = rng.dirichlet((4.0, 1.5, 0.5))
     variation = normalize(resize(rng.random((4, 4)).astype(np.float32), width, height))
     depth = weights[0] * ground + weights[1] * attenuation + weights[2] * variation
     depth = normalize(depth) * rng.uniform(0.6, 0.95)  # land stays nearer than the sky
     depth[sky] = 1.0
     radius = max(4, min(height, width) // 16)
-    return np.clip(guided_filter(luminance(clear), depth, radius=radius, eps=1e-3), 0.0, 1.0).astype(np.float32)
+    return np.clip(guided_filter(gray, depth, radius=radius, eps=1e-3), 0.0, 1.0).astype(np.float32)
 
 
 def random_airlight(rng: np.random.Generator) -> np.ndarray:
