@@ -243,7 +243,7 @@ def train(args):
     if validation:  # the export holds the best weights on the validation photos; keep the last beside the run
         export_weights(run / "last.safetensors", step)
         print(f"{export} holds the best validation PSNR, {best:.2f} dB; the last weights are in {run}")
-    else:
+    elif main_rank:  # other ranks hold the same weights and write nothing
         export_weights(export, step)
         print(f"wrote {export} after {step} steps")
     distributed.stop()
