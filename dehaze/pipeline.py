@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .dcp import dehaze_dcp
 from .guided_filter import (
-    apply_affine_map, default_device, lift_to_full_resolution, resize_tensor, to_array, to_tensor,
+    apply_affine_map, default_device, lift_to_full_resolution, resize_tensor, strip_height, to_array, to_tensor,
 )
 from .image_io import validate_image
 from .mscnn import dehaze_mscnn, estimate_airlight_from_transmission
@@ -132,8 +132,9 @@ def dehaze_same_size(images: list, method: str = "gan", working_size: int = WORK
 
 
 def is_grayscale(image: torch.Tensor) -> bool:
-    """Whether a (3, H, W) image's channels are equal to within 8-bit rounding."""
-    return bool((image.amax(0) - image.amin(0)).max() <= 1.0 / 255)
+    """Whether a (3, H, W) image's channels are equal to within 8-bit rounding; strip by strip, as colour shows early."""
+    rows = strip_height(image.shape[-1])
+    return all(bool((strip.amax(0) - strip.amin(0)).max() <= 1.0 / 255) for strip in image.split(rows, dim=1))
 
 
 def recovery_map(transmission: np.ndarray, airlight: np.ndarray, device):

@@ -1,8 +1,10 @@
 import numpy as np
 import torch
 
+from dehaze import guided_filter as guided_filter_module
 from dehaze.guided_filter import (
-    affine_coefficients, box_filter, guided_filter, haze_strength_map, lift_to_full_resolution, resize_tensor, to_tensor,
+    affine_coefficients, apply_affine_map, box_filter, guided_filter, haze_strength_map, lift_to_full_resolution,
+    resize_rows, resize_tensor, smooth_chroma, to_tensor,
 )
 
 
@@ -81,3 +83,24 @@ def test_strength_scales_the_haze_density_of_the_affine_map():
         assert torch.allclose(a_s * hazy + b_s, expected, atol=1e-4), strength
     a_0, b_0 = haze_strength_map(torch.tensor([-3.0, 0.5, 20.0]), torch.tensor([2.0, 0.3, -5.0]), 0.0)
     assert torch.equal(a_0, torch.ones(3)) and torch.equal(b_0, torch.zeros(3))
+
+
+def test_strips_give_the_whole_image_result(clear_photo, monkeypatch):
+    """apply_affine_map and the structure layer's colour go through strips of rows; the result must not show it."""
+    full = resize_tensor(to_tensor(clear_photo, "cpu"), 300, 410)
+    rng = np.random.default_rng(0)
+    a = torch.from_numpy(rng.uniform(0.5, 4.0, (3, 37, 51)).astype(np.float32))
+    b = torch.from_numpy(rng.uniform(-0.5, 0.5, (3, 37, 51)).astype(np.float32))
+    monkeypatch.setattr(guided_filter_module, "STRIP_PIXELS", 10**9)
+    whole_chroma, whole = smooth_chroma(full), apply_affine_map(full, a, b)
+    monkeypatch.setattr(guided_filter_module, "STRIP_PIXELS", 50 * 410)  # 50-row strips, 13-row strips at quarter size
+    assert guided_filter_module.strip_height(410) == 50
+    assert torch.allclose(smooth_chroma(full), whole_chroma, atol=1e-6)
+    assert torch.allclose(apply_affine_map(full, a, b), whole, atol=1e-5)
+
+
+def test_resize_rows_matches_bilinear_interpolation():
+    image = torch.rand(2, 23, 31)
+    expected = torch.nn.functional.interpolate(image[None], size=(97, 64), mode="bilinear", align_corners=False)[0]
+    for top, bottom in ((0, 97), (0, 1), (40, 61), (90, 97)):
+        assert torch.allclose(resize_rows(image, 97, 64, top, bottom), expected[:, top:bottom], atol=1e-6)
