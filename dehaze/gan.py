@@ -10,18 +10,46 @@ import torch
 import torch.nn as nn
 
 
-class ResnetBlock(nn.Module):
-    """conv3x3 - ReLU - conv3x3, added to the input."""
+class GlobalContext(nn.Module):
+    """Per-channel scale and shift computed from the whole image's mean features (FiLM).
 
-    def __init__(self, channels: int):
+    How much haze to remove depends on the airlight and the haze's density, which are
+    properties of the whole scene; nine ResBlocks at quarter resolution see about 170 px
+    around a pixel. Measured on the validation photos, the generator's errors in dense
+    haze were almost all low-frequency (a global brightness bias of up to 0.3), the kind
+    of error a view of the whole image can correct. Like FFA-Net's channel attention,
+    but additive around 1 and starting at the identity, so trained weights without it
+    keep their behaviour when it is added.
+    """
+
+    def __init__(self, channels: int, reduction: int = 4):
         super().__init__()
-        self.block = nn.Sequential(
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, channels // reduction),
+            nn.ReLU(True),
+            nn.Linear(channels // reduction, 2 * channels),
+        )
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, x):
+        scale, shift = self.mlp(x.mean(dim=(2, 3))).chunk(2, dim=1)
+        return x * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
+
+
+class ResnetBlock(nn.Module):
+    """conv3x3 - ReLU - conv3x3 [- global context], added to the input."""
+
+    def __init__(self, channels: int, global_context: bool = False):
+        super().__init__()
+        layers = [
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, kernel_size=3),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, kernel_size=3),
-        )
+        ]
+        self.block = nn.Sequential(*layers, *([GlobalContext(channels)] if global_context else []))
 
     def forward(self, x):
         return x + self.block(x)
@@ -39,10 +67,12 @@ class ResnetGenerator(nn.Module):
     Unlike DeblurGAN it has no normalization layers. Instance norm cancels any affine change
     of the input's intensities, and haze of uniform density is one (I = t J + A (1 - t)):
     an instance-normalized generator gets the same features for every haze density.
-    Input height and width must be multiples of 4.
+    With `global_context` each ResBlock's residual is modulated by the whole image's
+    features instead (see `GlobalContext`). Input height and width must be multiples of 4.
     """
 
-    def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9, in_channels: int = 3):
+    def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9, in_channels: int = 3,
+                 global_context: bool = False):
         super().__init__()
         self.channels, self.in_channels = channels, in_channels
         layers = [
@@ -56,7 +86,7 @@ class ResnetGenerator(nn.Module):
                 nn.Conv2d(width, width * 2, kernel_size=3, stride=2, padding=1),
                 nn.ReLU(True),
             ]
-        layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
+        layers += [ResnetBlock(ngf * 4, global_context) for _ in range(n_blocks)]
         for i in range(2):  # decoders
             width = ngf * 2 ** (2 - i)
             layers += [

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from dehaze.gan import PatchCritic, ResnetGenerator
+from dehaze.gan import GlobalContext, PatchCritic, ResnetGenerator
 from dehaze.losses import ContentLoss, VGG16Conv3, critic_loss, find_hed_weights, gradient_penalty
 from dehaze.mscnn import MSCNN, estimate_airlight_from_transmission
 
@@ -48,6 +48,30 @@ def test_generator_sees_how_dense_uniform_haze_is():
     relative_change = (residual_clear - residual_hazy).abs().mean() / residual_clear.abs().mean()
     # Over 100 random initializations: at least 0.012 as built, at most 6e-5 with instance norm.
     assert relative_change > 1e-3
+
+
+def test_global_context_starts_as_the_identity_and_sees_the_whole_image(tmp_path):
+    """Weights trained without it load into a generator with it and give the same output; once trained,
+    a pixel's output depends on content far beyond the ResBlocks' reach."""
+    from dehaze.train import initialize
+    from dehaze.weights import save_weights
+
+    plain = ResnetGenerator(ngf=8, n_blocks=2, in_channels=6)
+    torch.nn.init.normal_(plain.model[-2].weight, std=0.1)
+    save_weights(plain, tmp_path / "plain.safetensors", {})
+    with_context = ResnetGenerator(ngf=8, n_blocks=2, in_channels=6, global_context=True)
+    initialize(with_context, tmp_path / "plain.safetensors", "cpu")
+    x = torch.rand(1, 6, 128, 128) * 2 - 1
+    assert torch.equal(with_context(x), plain(x))
+
+    for module in with_context.modules():
+        if isinstance(module, GlobalContext):
+            torch.nn.init.normal_(module.mlp[-1].weight, std=0.5)
+    far_change = x.clone()
+    far_change[:, :, 96:, 96:] = 1.0  # a bright corner, more than 90 px from the pixel looked at
+    local = lambda model, inputs: model(inputs)[0, :, :8, :8]
+    assert torch.equal(local(plain, x), local(plain, far_change))  # the plain generator's reach ends sooner
+    assert not torch.allclose(local(with_context, x), local(with_context, far_change))
 
 
 def test_patch_critic_scores_70px_patches():

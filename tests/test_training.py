@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import pytest
@@ -6,7 +7,7 @@ from safetensors.torch import load_file
 
 from dehaze.datasets import SyntheticHazeDataset
 from dehaze.mscnn import MSCNN
-from dehaze.train import main as train_main
+from dehaze.train import ExponentialMovingAverage, main as train_main
 from dehaze.weights import load_model_file, read_metadata
 from tests.conftest import EXAMPLES
 
@@ -30,11 +31,13 @@ def train(model, clear_folder, run, steps, *extra):
 
 def test_gan_training_runs_resumes_and_exports(clear_folder, tmp_path, capsys):
     run = tmp_path / "run"
-    tiny = ["--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--adv-start", "1"]
+    tiny = ["--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--adv-start", "1", "--global-context"]
     export = train("gan", clear_folder, run, 2, *tiny)
     first = load_file(str(export))
     assert (run / "checkpoint.pt").is_file() and (run / "samples_000002.png").is_file()
     assert read_metadata(export)["steps"] == "2"
+    assert json.loads(read_metadata(export)["config"])["global_context"]
+    assert "average" in torch.load(run / "checkpoint.pt", weights_only=True)
 
     export = train("gan", clear_folder, run, 4, *tiny)
     assert "resumed from" in capsys.readouterr().out
@@ -65,3 +68,15 @@ def test_gan_trains_on_a_paired_folder(tmp_path, clear_folder):
                    "--adv-weight", "0")
     assert load_model_file("gan", export).in_channels == 6
     assert export.is_file()
+
+
+def test_moving_average_warms_up_then_decays_slowly():
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    average = ExponentialMovingAverage(model, decay=0.9)
+    torch.nn.init.ones_(model.weight)
+    average.update(model, step=0)  # decay (1 + 0) / (10 + 0): the first steps count almost fully
+    assert average.model.weight.item() == pytest.approx(0.9)
+    average.update(model, step=1000)  # decay 0.9
+    assert average.model.weight.item() == pytest.approx(0.91)
+    assert not average.model.weight.requires_grad
