@@ -8,7 +8,6 @@ Images here are (3, H, W) torch tensors on any device; `dehaze_dcp` also takes
 and returns numpy arrays (H, W, 3), as every method does.
 """
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

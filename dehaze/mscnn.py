@@ -56,9 +56,14 @@ def estimate_airlight_from_transmission(image: np.ndarray, transmission: np.ndar
 
 def dehaze_mscnn(image: np.ndarray, model: MSCNN) -> DehazeResult:
     """Dehaze an (H, W, 3) float image in [0, 1] with a trained MSCNN."""
+    return dehaze_mscnn_batch([image], model)[0]
+
+
+def dehaze_mscnn_batch(images: list, model: MSCNN) -> list:
+    """`dehaze_mscnn` for (H, W, 3) images of one size, in one pass of the network."""
     device = next(model.parameters()).device
     with torch.no_grad():
-        batch = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
-        transmission = model(batch)[0][0, 0].float().cpu().numpy()
-    airlight = estimate_airlight_from_transmission(image, transmission)
-    return DehazeResult(recover_scene(image, transmission, airlight), transmission, airlight)
+        batch = torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))).to(device)
+        transmissions = model(batch)[0][:, 0].float().cpu().numpy()
+    airlights = [estimate_airlight_from_transmission(i, t) for i, t in zip(images, transmissions)]
+    return [DehazeResult(recover_scene(i, t, a), t, a) for i, t, a in zip(images, transmissions, airlights)]

@@ -20,17 +20,17 @@ from .guided_filter import (
     apply_affine_map, default_device, lift_to_full_resolution, resize_tensor, strip_height, to_array, to_tensor,
 )
 from .image_io import validate_image
-from .mscnn import dehaze_mscnn, estimate_airlight_from_transmission
-from .scattering import MIN_TRANSMISSION, DehazeResult, recover_scene
+from .mscnn import dehaze_mscnn, dehaze_mscnn_batch
+from .scattering import MIN_TRANSMISSION, DehazeResult
 from .weights import load_model
 
 METHODS = ("gan", "dcp", "mscnn")
 WORKING_SIZE = 512  # methods run on at most 512 x 512 pixels (0.26 MP), whatever the aspect ratio
-# Seconds per megapixel on the 2-core CPU, measured at the working size: each method, the
-# lift's fit there, and its downscaling, upsampling and applying per megapixel of the full image.
-METHOD_SECONDS_PER_MP = {"dcp": 0.09, "mscnn": 0.55, "gan": 1.7}
-LIFT_FIT_SECONDS_PER_MP = 0.09
-LIFT_APPLY_SECONDS_PER_MP = 0.05
+# Seconds per megapixel on the 2-core CPU, measured at the working size: each method (the GAN
+# with the fit of its affine map), and the downscaling to the working size per megapixel of the
+# full image. The map is applied at full size either way, so its cost does not decide.
+METHOD_SECONDS_PER_MP = {"dcp": 0.08, "mscnn": 0.45, "gan": 3.0}
+DOWNSCALE_SECONDS_PER_MP = 0.007
 
 
 def dehaze_gan(image: np.ndarray, generator) -> DehazeResult:
@@ -38,15 +38,20 @@ def dehaze_gan(image: np.ndarray, generator) -> DehazeResult:
 
     A generator with more input than output channels gets DCP's estimate beside the hazy image.
     """
-    height, width = image.shape[:2]
+    return dehaze_gan_batch([image], generator)[0]
+
+
+def dehaze_gan_batch(images: list, generator) -> list:
+    """`dehaze_gan` for (H, W, 3) images of one size, in one pass of the generator."""
+    height, width = images[0].shape[:2]
     device = next(generator.parameters()).device
-    inputs = [image, dehaze_dcp(image).image] if generator.in_channels > generator.channels else [image]
-    stacked = np.concatenate(inputs, axis=2).transpose(2, 0, 1)
-    batch = torch.from_numpy(np.ascontiguousarray(stacked))[None].to(device) * 2 - 1
+    with_prior = generator.in_channels > generator.channels
+    stacked = np.stack([np.concatenate([i, dehaze_dcp(i).image], axis=2) if with_prior else i for i in images])
+    batch = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))).to(device) * 2 - 1
     batch = F.pad(batch, (0, -width % 4, 0, -height % 4), mode="reflect")
     with torch.no_grad():
-        output = generator(batch)[0, :, :height, :width]
-    return DehazeResult(((output + 1) / 2).clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+        outputs = generator(batch)[:, :, :height, :width]
+    return [DehazeResult(((o + 1) / 2).clamp(0, 1).permute(1, 2, 0).cpu().numpy()) for o in outputs]
 
 
 def run_method(image: np.ndarray, method: str) -> DehazeResult:
@@ -66,10 +71,9 @@ def working_shape(height: int, width: int, working_size: int):
 
 
 def lift_pays(method: str, full_pixels: int, working_pixels: int) -> bool:
-    """Whether running at the working size and lifting costs less than running at full size."""
+    """Whether downscaling and running at the working size costs less than running at full size."""
     per_pixel = METHOD_SECONDS_PER_MP[method]
-    lifted = (per_pixel + LIFT_FIT_SECONDS_PER_MP) * working_pixels + LIFT_APPLY_SECONDS_PER_MP * full_pixels
-    return lifted < per_pixel * full_pixels
+    return DOWNSCALE_SECONDS_PER_MP * full_pixels + per_pixel * working_pixels < per_pixel * full_pixels
 
 
 def check_strength(strength) -> float:
@@ -80,22 +84,7 @@ def check_strength(strength) -> float:
 
 def run_network_batch(images: list, method: str) -> list:
     """`run_method` for several (H, W, 3) images of one size, with one pass of the network for all."""
-    model = load_model(method)
-    device = next(model.parameters()).device
-    height, width = images[0].shape[:2]
-    if method == "mscnn":
-        batch = torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))).to(device)
-        with torch.no_grad():
-            transmissions = model(batch)[0][:, 0].float().cpu().numpy()
-        airlights = [estimate_airlight_from_transmission(i, t) for i, t in zip(images, transmissions)]
-        return [DehazeResult(recover_scene(i, t, a), t, a) for i, t, a in zip(images, transmissions, airlights)]
-    with_prior = model.in_channels > model.channels
-    stacked = np.stack([np.concatenate([i, dehaze_dcp(i).image], axis=2) if with_prior else i for i in images])
-    batch = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))).to(device) * 2 - 1
-    batch = F.pad(batch, (0, -width % 4, 0, -height % 4), mode="reflect")
-    with torch.no_grad():
-        outputs = model(batch)[:, :, :height, :width]
-    return [DehazeResult(((o + 1) / 2).clamp(0, 1).permute(1, 2, 0).cpu().numpy()) for o in outputs]
+    return {"gan": dehaze_gan_batch, "mscnn": dehaze_mscnn_batch}[method](images, load_model(method))
 
 
 def dehaze(image, method: str = "gan", working_size: int = WORKING_SIZE, strength: float = 1.0) -> DehazeResult:
