@@ -2,7 +2,7 @@
 
 In most haze-free outdoor patches some pixel is dark in some channel, so the
 dark channel of a hazy image measures the haze: t = 1 - omega * dark(I / A).
-The blocky raw transmission is refined with a guided filter.
+The blocky raw transmission is refined with a (fast) guided filter.
 
 Images here are (3, H, W) torch tensors on any device; `dehaze_dcp` also takes
 and returns numpy arrays (H, W, 3), as every method does.
@@ -11,13 +11,14 @@ and returns numpy arrays (H, W, 3), as every method does.
 import torch
 import torch.nn.functional as F
 
-from .guided_filter import guided_filter, to_array, to_tensor, window_reduce
+from .guided_filter import affine_coefficients, guided_filter, to_array, to_tensor, window_reduce
 from .scattering import MIN_TRANSMISSION, DehazeResult
 
 PATCH_SIZE = 15
 OMEGA = 0.95
 BRIGHTEST_FRACTION = 0.001
 GUIDED_EPS = 1e-3
+FAST_GUIDED_SCALE = 4
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 
 
@@ -49,11 +50,23 @@ def estimate_transmission(image: torch.Tensor, airlight: torch.Tensor, omega: fl
 
 
 def refine_transmission(image: torch.Tensor, transmission: torch.Tensor, radius=None, eps: float = GUIDED_EPS):
-    """Guided-filter refinement with the grayscale input as guide; radius defaults to 1/10 of the short side."""
+    """Guided-filter refinement with the grayscale input as guide; radius defaults to 1/10 of the short side.
+
+    As in He and Sun's fast guided filter (2015), the local coefficients (a, b) are fitted
+    on a copy FAST_GUIDED_SCALE times smaller and upsampled; only q = a I + b runs at full
+    size. They are box means over a tenth of the image, so nothing of them is lost, and
+    the full-size filter's window sums were half of DCP's time.
+    """
     if radius is None:
         radius = max(4, min(image.shape[-2:]) // 10)
     gray = torch.tensordot(image.new_tensor(GRAY_WEIGHTS), image, dims=1)
-    return guided_filter(gray, transmission, radius, eps).clamp(0.0, 1.0)
+    if radius < 4 * FAST_GUIDED_SCALE:
+        return guided_filter(gray, transmission, radius, eps).clamp(0.0, 1.0)
+    small_gray, small_transmission = F.avg_pool2d(torch.stack([gray, transmission])[None], FAST_GUIDED_SCALE,
+                                                  ceil_mode=True)[0]
+    a, b = affine_coefficients(small_gray, small_transmission, radius // FAST_GUIDED_SCALE, eps)
+    a, b = F.interpolate(torch.stack([a, b])[None], size=gray.shape, mode="bilinear", align_corners=False)[0]
+    return (a * gray + b).clamp(0.0, 1.0)
 
 
 def dehaze_dcp(image, omega: float = OMEGA, patch_size: int = PATCH_SIZE, min_transmission: float = MIN_TRANSMISSION):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 STRUCTURE_LUMA_RADIUS, STRUCTURE_LUMA_EPS = 2, (4 / 255) ** 2
 STRUCTURE_CHROMA_RADIUS, STRUCTURE_CHROMA_EPS, CHROMA_SCALE = 6, (8 / 255) ** 2, 4
-STRIP_PIXELS = 1 << 18  # apply_affine_map works through the full-size image in strips of about this many pixels
+STRIP_PIXELS = 1 << 19  # apply_affine_map works through the full-size image in strips of about this many pixels
 MIN_SLOPE = 1e-3  # a = 1 / t: slopes below this are fitting noise, not a physical transmission
 
 
@@ -181,6 +181,8 @@ def resize_rows(image: torch.Tensor, height: int, width: int, top: int, bottom: 
     Rows are interpolated here and columns by F.interpolate, whose bilinear filter is
     separable, so a strip costs what its own pixels cost.
     """
+    if bottom - top == height:  # the whole image: F.interpolate itself is faster
+        return F.interpolate(image[None], size=(height, width), mode="bilinear", align_corners=False)[0]
     if image.shape[-2] != height:
         scale = image.shape[-2] / height  # align_corners=False: source = (row + 0.5) * scale - 0.5, at least 0
         source = ((torch.arange(top, bottom, device=image.device) + 0.5) * scale - 0.5).clamp(min=0)

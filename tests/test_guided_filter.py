@@ -93,8 +93,9 @@ def test_strips_give_the_whole_image_result(clear_photo, monkeypatch):
     b = torch.from_numpy(rng.uniform(-0.5, 0.5, (3, 37, 51)).astype(np.float32))
     monkeypatch.setattr(guided_filter_module, "STRIP_PIXELS", 10**9)
     whole_chroma, whole = smooth_chroma(full), apply_affine_map(full, a, b)
-    monkeypatch.setattr(guided_filter_module, "STRIP_PIXELS", 50 * 410)  # 50-row strips, 13-row strips at quarter size
-    assert guided_filter_module.strip_height(410) == 50
+    monkeypatch.setattr(guided_filter_module, "STRIP_PIXELS", 30 * 103)
+    assert guided_filter_module.strip_height(410) == 8  # 38 strips at full size
+    assert guided_filter_module.strip_height(103) == 30  # 3 strips at a quarter of the size (75 x 103)
     assert torch.allclose(smooth_chroma(full), whole_chroma, atol=1e-6)
     assert torch.allclose(apply_affine_map(full, a, b), whole, atol=1e-5)
 
