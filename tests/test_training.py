@@ -64,10 +64,16 @@ def test_gan_trains_on_a_paired_folder(tmp_path, clear_folder):
     shutil.copytree(clear_folder, root / "clear")
     for path in clear_folder.iterdir():
         shutil.copy(path, root / "hazy" / f"{path.stem}_1.0_0.9.jpg")
-    export = train("gan", root, tmp_path / "run", 1, "--paired", "--dcp-prior", "--ngf", "4", "--n-blocks", "1",
-                   "--adv-weight", "0")
+    run = tmp_path / "run"
+    export = train("gan", root, run, 2, "--paired", "--dcp-prior", "--ngf", "4", "--n-blocks", "1",
+                   "--adv-weight", "0", "--val", str(root), "--val-every", "1")
     assert load_model_file("gan", export).in_channels == 6
-    assert export.is_file()
+    # Validation at steps 0, 1 and 2: the score is the mean over hazy images and haze-free photos alike
+    rows = [[float(v) for v in line.split(",")] for line in (run / "validation.csv").read_text().splitlines()]
+    assert [row[0] for row in rows] == [0, 1, 2]
+    for _, score, hazy, haze_free in rows:
+        assert score == pytest.approx((hazy + haze_free) / 2, abs=1e-3)  # as many clear photos as hazy images
+    assert float(read_metadata(export)["val_psnr"]) == pytest.approx(max(row[1] for row in rows), abs=1e-3)
 
 
 def test_moving_average_warms_up_then_decays_slowly():
