@@ -176,4 +176,7 @@ def random_haze(clear: np.ndarray, rng: np.random.Generator, depth: Optional[np.
     hazy = camera(scatter(clear, transmission, airlight), rng, quality)
     if grayscale:  # JPEG's chroma rounding must not leave colour in a grey photo
         hazy = np.repeat(luminance(hazy)[:, :, None], 3, axis=2)
-    return HazySample(hazy, clear.astype(np.float32), transmission, airlight, float(beta), level, quality)
+    # A haze-free photo should come back as it was given, its noise and compression included:
+    # a target without them taught the generator to alter clean photos' texture.
+    target = hazy if level == "clear" else clear.astype(np.float32)
+    return HazySample(hazy, target, transmission, airlight, float(beta), level, quality)
