@@ -111,22 +111,6 @@ def haze_strength_map(a: torch.Tensor, b: torch.Tensor, strength: float):
     return torch.exp(strength * log_a), b * ratio
 
 
-def structure_layer(image: torch.Tensor) -> torch.Tensor:
-    """The part of a (3, H, W) image that a dehazing gain may amplify: edges and shading, not faint fluctuations.
-
-    Dehazing multiplies the input by 1 / t, up to 10 or more in dense haze, and with it
-    sensor noise and JPEG's errors: 8x8 luma blocks and, worse, 16x16 blocks of wrong
-    colour from chroma subsampling, which come out as saturated squares in hazy sky.
-    Luma is pulled to its local mean where it varies by less than about 4/255 in a 5 px
-    window (one pass, cheaper than a guided filter at full resolution). Colour,
-    which JPEG keeps at half resolution anyway, is smoothed on a quarter-size copy
-    wherever the luma does not change over about 50 px, so block errors and the blotches
-    of amplified colour noise fall out.
-    """
-    height, width = image.shape[-2:]
-    return smooth_luma_rows(image, 0, height) + resize_rows(smooth_chroma(image), height, width, 0, height)
-
-
 def smooth_luma_rows(image: torch.Tensor, top: int, bottom: int) -> torch.Tensor:
     """Rows top:bottom of the structure layer's luma: a local Wiener (Lee) filter, from those rows and a 2 px margin."""
     radius = STRUCTURE_LUMA_RADIUS
@@ -181,6 +165,8 @@ def resize_rows(image: torch.Tensor, height: int, width: int, top: int, bottom: 
     Rows are interpolated here and columns by F.interpolate, whose bilinear filter is
     separable, so a strip costs what its own pixels cost.
     """
+    if image.shape[-2:] == (height, width):
+        return image[:, top:bottom]
     if bottom - top == height:  # the whole image: F.interpolate itself is faster
         return F.interpolate(image[None], size=(height, width), mode="bilinear", align_corners=False)[0]
     if image.shape[-2] != height:
@@ -213,6 +199,17 @@ def lift_to_full_resolution(full_input, small_input, small_output, radius: int =
 
 def apply_affine_map(full_input, a: torch.Tensor, b: torch.Tensor, strength: float = 1.0):
     """J = a I + b on the (C, H, W) `full_input`, with (a, b) at any resolution, applied to its structure layer.
+
+    The structure layer is the part of the image that a dehazing gain may amplify: edges
+    and shading, not faint fluctuations. Dehazing multiplies the input by 1 / t, up to 10
+    or more in dense haze, and with it sensor noise and JPEG's errors: 8x8 luma blocks
+    and, worse, 16x16 blocks of wrong colour from chroma subsampling, which come out as
+    saturated squares in hazy sky. Its luma is pulled to the local mean where it varies
+    by less than about 4/255 in a 5 px window (`smooth_luma_rows`: one pass, cheaper than
+    a guided filter at full resolution). Its colour, which JPEG keeps at half resolution
+    anyway, is smoothed on a quarter-size copy wherever the luma does not change over
+    about 50 px (`smooth_chroma`), so block errors and the blotches of amplified colour
+    noise fall out. The rest of the image, faint detail, passes with a gain of at most 1.
 
     `strength` below 1 removes only that part of the haze (see `haze_strength_map`).
     Full-size rows are processed in strips of about STRIP_PIXELS: whole-image

@@ -6,7 +6,7 @@ affine map from hazy to dehazed found at that size is lifted to full resolution
 less. The same affine map, read physically, applies part of the dehazing
 (`strength`, see `guided_filter.haze_strength_map`), and is applied to the image's
 structure only, so that JPEG blocks and noise are not amplified with the haze's
-contrast (`guided_filter.structure_layer`). Grey photos come out grey.
+contrast (`guided_filter.apply_affine_map`). Grey photos come out grey.
 """
 
 from numbers import Real
@@ -116,7 +116,7 @@ def dehaze_same_size(images: list, method: str = "gan", working_size: int = WORK
         results = run_network_batch(arrays, method)
     else:
         results = [run_method(array, method) for array in arrays]
-    # Through the lift even at full size: it keeps compression noise from being amplified (see structure_layer)
+    # Through the lift even at full size: it keeps compression noise from being amplified (see apply_affine_map)
     return [lift_result(full, small, result, strength) for full, small, result in zip(fulls, smalls, results)]
 
 

