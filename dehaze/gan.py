@@ -67,9 +67,14 @@ class GlobalCalibration(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, features, output):
+    def gain_and_offset(self, features):
+        """(B, channels) each: the map y -> gain y + offset, in the generator's [-1, 1] range."""
         gain, offset = self.mlp((features - self.feature_mean) / self.feature_scale).chunk(2, dim=1)
-        return (1 + gain[:, :, None, None]) * output + offset[:, :, None, None]
+        return 1 + gain, offset
+
+    def forward(self, features, output):
+        gain, offset = self.gain_and_offset(features)
+        return gain[:, :, None, None] * output + offset[:, :, None, None]
 
 
 class ResnetBlock(nn.Module):
