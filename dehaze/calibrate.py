@@ -197,7 +197,7 @@ def main(argv=None):
     parser.add_argument("--init", type=Path, default=WEIGHTS_DIR / "generator.safetensors", help="the generator")
     parser.add_argument("--samples", type=int, default=4000, help="training images to describe")
     parser.add_argument("--cache", type=Path, default=Path("runs/calibration/samples.npz"))
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-2)
