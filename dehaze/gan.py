@@ -37,46 +37,6 @@ class GlobalContext(nn.Module):
         return x * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
 
 
-def image_statistics(images: torch.Tensor, max_pixels: int = 1 << 16) -> torch.Tensor:
-    """Each channel's mean, standard deviation and 1st, 50th and 99th percentiles: (B, 5 C)."""
-    flat = images.flatten(2)
-    flat = flat[:, :, :: max(1, flat.shape[2] // max_pixels)]  # quantiles of a strided sample, at any size
-    quantiles = torch.quantile(flat, torch.tensor([0.01, 0.5, 0.99], device=images.device, dtype=images.dtype), dim=2)
-    return torch.cat([flat.mean(2), flat.std(2), *quantiles], dim=1)
-
-
-class GlobalCalibration(nn.Module):
-    """A per-channel gain and offset for the whole output, predicted from whole-image statistics.
-
-    Measured on the validation photos, the generator's dense-haze output had the right
-    structure but the wrong global levels: a per-channel affine map fitted to the clear
-    photo (6 numbers per image) took its dense-haze PSNR from 16.4 to 23.5 dB. The
-    levels depend on the airlight and the density of the haze, which a convolution sees
-    only locally, and the generator learned one average brightening of DCP's estimate
-    (too bright by 0.15 where the airlight is above 0.85). This head reads the input's,
-    DCP's and the output's intensity statistics and the mean bottleneck features, and
-    corrects the levels. Its last layer starts at zero, so it starts as the identity,
-    and it can be fitted on its own with the generator frozen (`dehaze.calibrate`).
-    """
-
-    def __init__(self, channels: int, features: int, hidden: int = 64):
-        super().__init__()
-        self.register_buffer("feature_mean", torch.zeros(features))
-        self.register_buffer("feature_scale", torch.ones(features))
-        self.mlp = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(True), nn.Linear(hidden, 2 * channels))
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
-
-    def gain_and_offset(self, features):
-        """(B, channels) each: the map y -> gain y + offset, in the generator's [-1, 1] range."""
-        gain, offset = self.mlp((features - self.feature_mean) / self.feature_scale).chunk(2, dim=1)
-        return 1 + gain, offset
-
-    def forward(self, features, output):
-        gain, offset = self.gain_and_offset(features)
-        return gain[:, :, None, None] * output + offset[:, :, None, None]
-
-
 class ResnetBlock(nn.Module):
     """conv3x3 - ReLU - conv3x3 [- global context], added to the input."""
 
@@ -108,13 +68,11 @@ class ResnetGenerator(nn.Module):
     of the input's intensities, and haze of uniform density is one (I = t J + A (1 - t)):
     an instance-normalized generator gets the same features for every haze density.
     With `global_context` each ResBlock's residual is modulated by the whole image's
-    features instead (see `GlobalContext`); with `calibration` the output's levels are
-    corrected from whole-image statistics (see `GlobalCalibration`). Input height and
-    width must be multiples of 4.
+    features instead (see `GlobalContext`). Input height and width must be multiples of 4.
     """
 
     def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9, in_channels: int = 3,
-                 global_context: bool = False, calibration: bool = False):
+                 global_context: bool = False):
         super().__init__()
         self.channels, self.in_channels = channels, in_channels
         layers = [
@@ -129,7 +87,6 @@ class ResnetGenerator(nn.Module):
                 nn.ReLU(True),
             ]
         layers += [ResnetBlock(ngf * 4, global_context) for _ in range(n_blocks)]
-        self.bottleneck_end = len(layers)
         for i in range(2):  # decoders
             width = ngf * 2 ** (2 - i)
             layers += [
@@ -141,25 +98,9 @@ class ResnetGenerator(nn.Module):
         nn.init.zeros_(head.bias)
         layers += [nn.ReflectionPad2d(3), head, nn.Tanh()]
         self.model = nn.Sequential(*layers)
-        self.calibration = None
-        if calibration:
-            self.calibration = GlobalCalibration(channels, self.calibration_features(ngf))
-
-    def calibration_features(self, ngf: int) -> int:
-        return ngf * 4 + 5 * (self.in_channels + self.channels)
 
     def forward(self, x):
-        if self.calibration is None:
-            return torch.clamp(x[:, -self.channels :] + self.model(x), -1.0, 1.0)
-        output, features = self.forward_with_features(x)
-        return torch.clamp(self.calibration(features, output), -1.0, 1.0)
-
-    def forward_with_features(self, x):
-        """The uncalibrated output and what `GlobalCalibration` reads: mean bottleneck features, statistics."""
-        bottleneck = self.model[: self.bottleneck_end](x)
-        output = torch.clamp(x[:, -self.channels :] + self.model[self.bottleneck_end :](bottleneck), -1.0, 1.0)
-        features = torch.cat([bottleneck.mean(dim=(2, 3)), image_statistics(x), image_statistics(output)], dim=1)
-        return output, features
+        return torch.clamp(x[:, -self.channels :] + self.model(x), -1.0, 1.0)
 
 
 class PatchCritic(nn.Module):

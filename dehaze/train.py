@@ -104,8 +104,6 @@ class GanTrainer:
         self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
         if args.init:  # fine-tune: the architecture is the one the weights were trained with
             self.config = json.loads(read_metadata(args.init)["config"])
-            # The calibration head reads whole images and is fitted afterwards (dehaze.calibrate), not on crops
-            self.config.pop("calibration", None)
         if args.global_context:
             self.config["global_context"] = True
         self.dcp_prior = self.config["in_channels"] > 3
@@ -187,10 +185,8 @@ class MscnnTrainer:
 
 
 def initialize(model: torch.nn.Module, path, device) -> None:
-    """Load weights into `model`; layers it has beyond them (--global-context) keep their identity start,
-    and a calibration head in the file is left out (it is fitted again after training)."""
-    state = {k: v for k, v in load_file(str(path), device=str(device)).items() if not k.startswith("calibration.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    """Load weights into `model`; layers it has beyond them (--global-context) keep their identity start."""
+    missing, unexpected = model.load_state_dict(load_file(str(path), device=str(device)), strict=False)
     context = {f"{name}.{key}" for name, module in model.named_modules() if isinstance(module, GlobalContext)
                for key in module.state_dict()}
     new_layers = [key for key in missing if key not in context]

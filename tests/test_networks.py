@@ -161,35 +161,3 @@ def test_mscnn_airlight_comes_from_the_most_hazy_pixels():
     transmission = torch.ones(50, 50).numpy()
     image[10, 10], transmission[10, 10] = (0.9, 0.8, 0.7), 0.05
     assert np.allclose(estimate_airlight_from_transmission(image, transmission), (0.9, 0.8, 0.7))
-
-
-def test_calibration_starts_as_the_identity_at_any_size():
-    """Weights without the head load into a generator with it and give the same output, also at 1 MP
-    (its statistics are computed on a strided sample)."""
-    plain = ResnetGenerator(ngf=8, n_blocks=2, in_channels=6)
-    torch.nn.init.normal_(plain.model[-2].weight, std=0.1)
-    calibrated = ResnetGenerator(ngf=8, n_blocks=2, in_channels=6, calibration=True)
-    missing, unexpected = calibrated.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and all(key.startswith("calibration.") for key in missing)
-    for size in (64, 1024):
-        x = torch.rand(1, 6, size, size) * 2 - 1
-        with torch.no_grad():
-            assert torch.equal(calibrated(x), plain(x))
-
-
-def test_calibration_changes_only_the_global_levels():
-    """With a trained head the output is the uncalibrated one under one gain and offset per channel."""
-    generator = ResnetGenerator(ngf=8, n_blocks=2, in_channels=6, calibration=True)
-    torch.nn.init.normal_(generator.model[-2].weight, std=0.1)
-    torch.nn.init.normal_(generator.calibration.mlp[-1].weight, std=0.05)
-    x = torch.rand(2, 6, 64, 64) * 0.5 - 0.25  # mid-grey content, so nothing clips
-    with torch.no_grad():
-        raw, features = generator.forward_with_features(x)
-        out = generator(x)
-    assert features.shape == (2, generator.calibration_features(8))
-    assert not torch.allclose(out, raw, atol=1e-3)
-    for image in range(2):
-        for channel in range(3):
-            y, z = raw[image, channel].flatten(), out[image, channel].flatten()
-            slope = ((y - y.mean()) * (z - z.mean())).sum() / ((y - y.mean()) ** 2).sum()
-            assert torch.allclose(z, z.mean() + slope * (y - y.mean()), atol=1e-5)

@@ -58,19 +58,6 @@ def test_mscnn_training_lowers_the_transmission_error(clear_folder, tmp_path):
     assert read_metadata(export)["loss"].startswith("mse")
 
 
-def test_training_from_a_calibrated_generator_trains_the_trunk_alone(clear_folder, tmp_path):
-    """The head reads whole images and is refitted by dehaze.calibrate; crops must not train it."""
-    from dehaze.gan import ResnetGenerator
-    from dehaze.weights import save_weights
-
-    calibrated = ResnetGenerator(ngf=4, n_blocks=1, in_channels=6, calibration=True)
-    init = tmp_path / "calibrated.safetensors"
-    save_weights(calibrated, init, {"ngf": 4, "n_blocks": 1, "in_channels": 6, "calibration": True})
-    export = train("gan", clear_folder, tmp_path / "run", 2, "--init", str(init), "--ndf", "4", "--adv-weight", "0")
-    assert "calibration" not in json.loads(read_metadata(export)["config"])
-    assert not any(key.startswith("calibration.") for key in load_file(str(export)))
-
-
 def test_gan_trains_on_a_paired_folder(tmp_path, clear_folder):
     root = tmp_path / "reside"
     (root / "hazy").mkdir(parents=True)
