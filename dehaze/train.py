@@ -309,14 +309,14 @@ class Validation:
         for (_, clear_path), (_, hazy, clear) in zip(dataset.pairs, dataset):
             clear_photos.setdefault(clear_path, at_working_size(clear))
             self.pairs.append((at_working_size(hazy), clear_photos[clear_path]))
-        self.haze_free = [(clear, clear) for _, clear in sorted(clear_photos.items())]
+        self.haze_free = list(clear_photos.values())
 
     def __call__(self, model, step) -> float:
         from .metrics import psnr
 
         run = dehaze_gan if isinstance(self.trainer, GanTrainer) else dehaze_mscnn
         hazy = [psnr(run(image, model).image, clear) for image, clear in self.pairs]
-        haze_free = [psnr(run(image, model).image, clear) for image, clear in self.haze_free]
+        haze_free = [psnr(run(clear, model).image, clear) for clear in self.haze_free]
         score = float(np.mean(hazy + haze_free))
         with open(self.log, "a") as f:
             f.write(f"{step},{score:.4f},{np.mean(hazy):.4f},{np.mean(haze_free):.4f}\n")
