@@ -5,7 +5,9 @@
 
 Every package is fetched by name (`apt-get download`) and unpacked under
 `<out>/packages/`, so nothing needs installing and the sets are reproducible from
-package names; photos bundled with scikit-image come from the installed library.
+package names; photos bundled with scikit-image come from the installed library. GCompris keeps its photos
+inside Qt resource bundles (`.rcc`): a photo there is named `<bundle>.rcc:<resource path>` and extracted by
+`rcc_read`, and its credit is read from the README beside it in the bundle.
 Photos are split by name into three sets that never share a photo:
 
 - train: clear photos at up to 1024 px; haze is synthesized on the fly (`dehaze.haze`).
@@ -25,9 +27,11 @@ import csv
 import fnmatch
 import re
 import shutil
+import struct
 import subprocess
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -40,8 +44,10 @@ from .scattering import depth_from_disparity
 class Photo:
     name: str
     package: str  # a Debian package, or "scikit-image" / "scikit-learn"
-    path: str  # inside the package; a Plasma wallpaper folder or an .edj file is resolved to its largest image
-    license: str = ""  # where the package's copyright file is not machine-readable
+    # inside the package; a Plasma wallpaper folder or an .edj file is resolved to its largest image, and
+    # `<bundle>.rcc:<resource path>` names a file inside a Qt resource bundle
+    path: str
+    license: str = ""  # where neither the package's copyright file nor a bundle's README credits it readably
 
 
 def photos(package, folder, names, prefix, suffix=".jpg", license=""):
@@ -54,6 +60,9 @@ ENLIGHTENMENT = "/usr/share/enlightenment/data/backgrounds"
 LEMONLDAP = "/usr/share/lemonldap-ng/portal/htdocs/static/common/backgrounds"
 KPHOTOALBUM = "/usr/share/kphotoalbum/demo"
 LIFEOGRAPH = "/usr/share/net.sourceforge.Lifeograph/backgrounds"
+TUXPAINT = "/usr/share/tuxpaint/templates"
+MONUMENTS = "/usr/share/gcompris-qt/rcc/explore_monuments.rcc:/gcompris/src/activities/explore_monuments/resource"
+ERASE = "/usr/share/gcompris-qt/rcc/erase.rcc:/gcompris/src/activities/erase/resource"
 
 PHOTOGRAPHS = [
     *[Photo(n, "lomiri-wallpapers-16.04", f"{LOMIRI}/{n}.jpg") for n in [
@@ -92,6 +101,35 @@ PHOTOGRAPHS = [
         ("astronaut.png", "public domain (NASA)"), ("chelsea.png", "CC0 (Stefan van der Walt)"),
         ("coffee.png", "CC0 (Rachel Michetti)"), ("rocket.jpg", "public domain (SpaceX)"),
         ("motorcycle_left.png", "Middlebury 2014 stereo dataset (Scharstein et al., GCPR 2014); skimage.data states no license")]],
+    # Tux Paint's photo templates, credited to Bill Kendrick in its AUTHORS file, less those 480 px or less on the
+    # short side (mossy_bark, trees_above, trees_at_dusk, wool_mill_machine)
+    *photos("tuxpaint-data", TUXPAINT, [
+        "burnt_bark", "cliff", "corn_maze", "jellyfish", "lighthouse", "mossy_log", "mudstone", "ocean_splash",
+        "ocean_waves", "redwoods_above", "rocks", "sheep", "spiders_web", "sun_behind_clouds", "sun_behind_leaves"],
+        "tuxpaint"),
+    # GCompris's landmark photos (1024 px wide), less cabrillo and victoriaMemorial (under 460 px on the short
+    # side) and castleClinton (black and white)
+    *photos("gcompris-qt-data", MONUMENTS, [
+        "wonders/chichenItza", "wonders/christTheRedeemer", "wonders/colosseum", "wonders/greatWallofChina",
+        "wonders/machuPicchu", "wonders/petra", "wonders/tajMahal", "india/ajantaCave", "india/charminar",
+        "india/gatewayofIndia", "india/goldenTemple", "india/greatStupa", "india/hawaMahal", "india/konarkSunTemple",
+        "india/mysorePalace", "india/qutubMinar", "india/rangGhar", "france/arlesAmphitheater",
+        "france/chateaudeChambord", "france/chateaudeChenonceau", "france/citedeCarcassonne", "france/eiffelTower",
+        "france/montStMichel", "france/palaisdesPapes", "france/pontduGard", "france/reimsCathedral",
+        "france/rocamadour", "germany/berlinCathedral", "germany/brandenburgGate", "germany/neuschwansteinCastle",
+        "germany/schwerinPalace", "germany/trierImperialBaths", "germany/wormsCathedral", "usa/canyondeChelly",
+        "usa/castillodeSanMarcos", "usa/fortSumter", "usa/georgeWashingtonBirthplace", "usa/lincolnMemorial",
+        "usa/mountRushmore", "usa/navajo", "usa/statueofLiberty", "egypt/bentPyramid", "egypt/greatPyramidOfGiza",
+        "egypt/meidumPyramid", "egypt/redPyramid"], "gcompris", suffix=".webp"),
+    *photos("gcompris-qt-data", MONUMENTS, ["germany/aulaPalatina"], "gcompris", suffix=".webp",
+            license="Public Domain (Berthold Werner, https://commons.wikimedia.org/wiki/File:Trier_Konstantinbasilika_"
+                    "BW_1.JPG; the bundle's README credits it under the misspelt name germany/audaPalatina.webp)"),
+    # GCompris's animal photos (1920x1080)
+    *photos("gcompris-qt-data", ERASE, [
+        "alpaca", "bee", "butterfly", "calf", "camels", "caterpillar", "chamaeleon", "cheetah", "crab", "dolphin",
+        "flying_fox", "gibbon", "giraffe", "goat", "gorilla", "gosling", "heron", "horse", "kingfisher", "kitten",
+        "long_nosed_monkey", "macaque", "meerkats", "northern_harrier", "nubian_ibex", "penguin", "pika",
+        "red_panda", "rhinoceros", "spoonbills", "squirrel", "swans", "toucan"], "gcompris", suffix=".webp"),
 ]
 
 # Never trained on: chosen by hand to span landscapes, cities, close-ups and indoor scenes from every source.
@@ -147,8 +185,52 @@ def fetch_package(package: str, cache: Path) -> Path:
     return root
 
 
+RCC_COMPRESSED, RCC_DIRECTORY, RCC_COMPRESSED_ZSTD = 0x01, 0x02, 0x04
+
+
+def rcc_read(bundle: bytes, resource: str) -> bytes:
+    """A file's bytes from a Qt resource bundle (`rcc -binary`'s .rcc), by its resource path.
+
+    GCompris ships its photos only inside such bundles. A bundle is a header ("qres", format version, and the
+    offsets of its tree, data and names sections), a tree of fixed-size entries whose directories point to a run
+    of child entries, length-prefixed UTF-16 names, and length-prefixed file contents.
+    """
+    magic, version, tree, data, names = struct.unpack_from(">4s4I", bundle)
+    if magic != b"qres":
+        raise ValueError("not a Qt resource bundle")
+    entry_size = 14 if version == 1 else 22  # name offset, flags, 8 bytes of kind-specific fields; v2+ add a time
+
+    def entry_name(index: int) -> str:
+        offset = names + struct.unpack_from(">I", bundle, tree + index * entry_size)[0]
+        length = struct.unpack_from(">H", bundle, offset)[0]
+        return bundle[offset + 6:offset + 6 + 2 * length].decode("utf-16-be")  # after the length and a hash
+
+    index = 0  # the root directory
+    for part in resource.strip("/").split("/"):
+        flags, count, first = struct.unpack_from(">HII", bundle, tree + index * entry_size + 4)
+        children = range(first, first + count) if flags & RCC_DIRECTORY else []
+        index = next((child for child in children if entry_name(child) == part), None)
+        if index is None:
+            raise FileNotFoundError(f"{resource} is not in the bundle")
+    flags, offset = struct.unpack_from(">H4xI", bundle, tree + index * entry_size + 4)  # skips country, language
+    if flags & RCC_DIRECTORY:
+        raise IsADirectoryError(resource)
+    size = struct.unpack_from(">I", bundle, data + offset)[0]
+    content = bundle[data + offset + 4:data + offset + 4 + size]
+    if flags & RCC_COMPRESSED_ZSTD:
+        raise ValueError(f"{resource} is zstd-compressed, which this reader does not decode")
+    return zlib.decompress(content[4:]) if flags & RCC_COMPRESSED else content  # qCompress: length, then zlib
+
+
+def in_bundle(path: str):
+    """(bundle, resource path) of a Photo.path into a Qt resource bundle, written `<bundle>.rcc:<resource>`."""
+    bundle, separator, resource = path.partition(".rcc:")
+    return (bundle + ".rcc", resource) if separator else None
+
+
 def resolve(photo: Photo, cache: Path) -> Path:
-    """The image file of a photo: scikit-image/learn's data, a Plasma wallpaper's largest size, an .edj's image."""
+    """The image file of a photo: scikit-image/learn's data, a Plasma wallpaper's largest size, an .edj's image,
+    or a file extracted from a Qt resource bundle."""
     if photo.package == "scikit-image":
         import skimage.data
 
@@ -157,7 +239,15 @@ def resolve(photo: Photo, cache: Path) -> Path:
         import sklearn.datasets
 
         return Path(sklearn.datasets.__file__).parent / "images" / photo.path
-    path = fetch_package(photo.package, cache) / photo.path.lstrip("/")
+    root = fetch_package(photo.package, cache)
+    if in_bundle(photo.path):
+        bundle, resource = in_bundle(photo.path)
+        out = cache / "rcc" / Path(bundle).stem / resource.lstrip("/")
+        if not out.is_file():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(rcc_read((root / bundle.lstrip("/")).read_bytes(), resource))
+        return out
+    path = root / photo.path.lstrip("/")
     if path.is_dir():
         pixels = lambda p: np.prod([int(v) for v in p.stem.split("x")])
         return max(path.glob("contents/images/*x*.*"), key=pixels)
@@ -186,9 +276,44 @@ def debian_provenance(package: str, root: Path, path: str):
     return license_name, holder
 
 
+def readme_stanzas(text: str):
+    """The fields of each stanza of a GCompris resource README: DEP-5-like, but a field's further lines
+    (a list of files) are not indented."""
+    for stanza in text.split("\n\n"):
+        fields, key = {}, None
+        for line in stanza.strip().splitlines():
+            field = re.match(r"([A-Z][a-z]+):[ \t]*(.*)", line)
+            if field:
+                key, line = field.groups()
+            if key:
+                fields[key] = f"{fields.get(key, '')} {line}".strip()
+        yield fields
+
+
+def bundle_provenance(bundle: bytes, resource: str):
+    """(license, credit) of a file in a GCompris bundle, from the README in its folder or a parent folder, which
+    credits each photo by author, source (mostly Wikimedia Commons), license and changes: the package's copyright
+    file does not list these photos (only older .jpg ones)."""
+    for folder in PurePosixPath(resource).parents:
+        try:
+            text = rcc_read(bundle, f"{folder}/README").decode()
+        except FileNotFoundError:
+            continue
+        name = str(PurePosixPath(resource).relative_to(folder))
+        for fields in readme_stanzas(text):
+            if name in fields.get("Files", "").split():
+                changes = fields.get("Comments") and f"changes: {fields['Comments']}"
+                credit = ", ".join(filter(None, [fields.get("Copyright"), fields.get("Source"), changes]))
+                return fields.get("License", "unknown"), credit
+    return "unknown", "unknown"
+
+
 def provenance(photo: Photo, cache: Path):
     if photo.license:
         return photo.license, f"see the {photo.package} package"
+    if in_bundle(photo.path):
+        bundle, resource = in_bundle(photo.path)
+        return bundle_provenance((cache / photo.package / bundle.lstrip("/")).read_bytes(), resource)
     return debian_provenance(photo.package, cache / photo.package, photo.path)
 
 
