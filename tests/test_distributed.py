@@ -67,8 +67,9 @@ def test_torchrun_trains_resumes_and_exports(tmp_path):
     run, export = tmp_path / "run", tmp_path / "gan.safetensors"
 
     def torchrun(steps):
-        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                   str(free_port()), "-m", "dehaze.train", "gan", "--data", str(data), "--steps", str(steps),
+        # --standalone: torchrun picks its own free port, with no window for another process to take it
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                   "-m", "dehaze.train", "gan", "--data", str(data), "--steps", str(steps),
                    "--batch-size", "1", "--crop-size", "32", "--ngf", "4", "--n-blocks", "1", "--ndf", "4",
                    "--adv-start", "1", "--workers", "0", "--device", "cpu", "--run-dir", str(run),
                    "--export", str(export), "--sample-every", "2", "--checkpoint-every", "2"]
