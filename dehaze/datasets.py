@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from .dcp import dehaze_dcp
 from .image_io import ImageError, fit_within, load_image, resize
-from .haze import LEVEL_PROBABILITIES, random_haze
+from .haze import LEVEL_PROBABILITIES, darker_exposure, random_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
@@ -83,13 +83,14 @@ class SyntheticHazeDataset(Dataset):
     the frame as in a real scene. Where `depth_folder` holds `<stem>.npy` (relative
     depth in [0, 1], same size as the photo) it replaces the estimated depth. With
     `with_dcp`, DCP's estimate of the clear photo, computed on the whole hazy photo
-    as at inference, comes last.
+    as at inference, comes last. A `darker_share` of the samples are exposed darker
+    before hazing (`dehaze.haze.darker_exposure`), for more dusk and night scenes.
     """
 
     def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 512, 640), depth_folder=None, seed=0,
-                 with_dcp=False, level_probabilities=LEVEL_PROBABILITIES):
+                 with_dcp=False, level_probabilities=LEVEL_PROBABILITIES, darker_share=0.0):
         self.crop_size, self.length, self.seed, self.with_dcp = crop_size, length, seed, with_dcp
-        self.level_probabilities = level_probabilities
+        self.level_probabilities, self.darker_share = level_probabilities, darker_share
         self.images = []  # (clear, depth or None) at every scale
         for path in list_images(clear_folder):
             clear = load_image(path)
@@ -113,6 +114,8 @@ class SyntheticHazeDataset(Dataset):
         if rng.random() < 0.5:
             clear = clear[:, ::-1]
             depth = None if depth is None else depth[:, ::-1]
+        if rng.random() < self.darker_share:
+            clear = darker_exposure(clear, rng)
         sample = random_haze(np.ascontiguousarray(clear), rng, depth, level_probabilities=self.level_probabilities)
         images = [sample.hazy, sample.clear, sample.transmission]
         images += [dehaze_dcp(sample.hazy).image] if self.with_dcp else []

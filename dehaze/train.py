@@ -31,6 +31,7 @@ from .haze import LEVEL_PROBABILITIES
 from .dcp import dehaze_dcp
 from .image_io import resize, save_image
 from .losses import PIXEL_LOSSES, ContentLoss, critic_loss, generator_adversarial_loss
+from .metrics import psnr
 from .mscnn import MSCNN, dehaze_mscnn
 from .pipeline import WORKING_SIZE, dehaze_gan, working_shape
 from .weights import MODEL_FILES, WEIGHTS_DIR, read_metadata, save_weights
@@ -59,7 +60,7 @@ def make_dataset(args, length, with_dcp):
     if args.paired:
         return PairedCrops(args.data, args.crop_size, length, args.seed, with_dcp)
     return SyntheticHazeDataset(args.data, args.crop_size, length, depth_folder=args.depth, seed=args.seed,
-                                with_dcp=with_dcp, level_probabilities=args.haze_levels)
+                                with_dcp=with_dcp, level_probabilities=args.haze_levels, darker_share=args.darker_share)
 
 
 def sample_grid(rows) -> np.ndarray:
@@ -239,7 +240,7 @@ def train(args):
         if main_rank:
             save_weights(average.model, path, trainer.config, steps=step, ema_decay=args.ema_decay, batch_size=args.batch_size,
                          ranks=distributed.world_size(), crop_size=args.crop_size, lr=args.lr, data=args.data,
-                         **trainer.metadata, **extra)
+                         darker_share=args.darker_share, **trainer.metadata, **extra)
 
     samples_per_step = args.batch_size * distributed.world_size()
     dataset = make_dataset(args, args.steps * samples_per_step, trainer.dcp_prior)
@@ -297,8 +298,10 @@ class Validation:
     to the model as if hazy and scored against itself: a model that gains on haze by
     changing haze-free photos (they went from 25.0 to 24.2 dB in one fine-tune chosen on
     hazy images alone) should not be chosen for it. The score is the mean over both.
-    Scores are appended to <run>/validation.csv (step, score, hazy, haze-free), so
-    checkpoints are chosen on these photos only.
+    Scores are appended to <run>/validation.csv (step, score, hazy, haze-free, dense, dense
+    wins), so checkpoints are chosen on these photos only. Dense haze, where the generator
+    trails DCP most often, is logged apart: its mean PSNR and on how many dense images
+    (names with `_dense_`) the model beats DCP.
     """
 
     def __init__(self, root, trainer, run):
@@ -306,20 +309,23 @@ class Validation:
         at_working_size = lambda image: resize(image, *working_shape(*image.shape[:2], WORKING_SIZE)[::-1])
         dataset = PairedFolderDataset(root)
         clear_photos, self.pairs = {}, []  # each clear photo once, though two hazy images share it
-        for (_, clear_path), (_, hazy, clear) in zip(dataset.pairs, dataset):
+        for (hazy_path, clear_path), (_, hazy, clear) in zip(dataset.pairs, dataset):
             clear_photos.setdefault(clear_path, at_working_size(clear))
             self.pairs.append((at_working_size(hazy), clear_photos[clear_path]))
         self.haze_free = list(clear_photos.values())
+        self.dense = [i for i, (hazy_path, _) in enumerate(dataset.pairs) if "_dense_" in hazy_path.stem]
+        self.dcp = [psnr(dehaze_dcp(self.pairs[i][0]).image, self.pairs[i][1]) for i in self.dense]
 
     def __call__(self, model, step) -> float:
-        from .metrics import psnr
-
         run = dehaze_gan if isinstance(self.trainer, GanTrainer) else dehaze_mscnn
         hazy = [psnr(run(image, model).image, clear) for image, clear in self.pairs]
         haze_free = [psnr(run(clear, model).image, clear) for clear in self.haze_free]
         score = float(np.mean(hazy + haze_free))
+        dense = [hazy[i] for i in self.dense]
+        dense_mean = np.mean(dense) if dense else float("nan")
+        dense_wins = sum(model_psnr > dcp_psnr for model_psnr, dcp_psnr in zip(dense, self.dcp))
         with open(self.log, "a") as f:
-            f.write(f"{step},{score:.4f},{np.mean(hazy):.4f},{np.mean(haze_free):.4f}\n")
+            f.write(f"{step},{score:.4f},{np.mean(hazy):.4f},{np.mean(haze_free):.4f},{dense_mean:.4f},{dense_wins}\n")
         return score
 
 
@@ -348,6 +354,8 @@ def parse_args(argv=None):
                         help="pixel term of the content loss, beside SSIM (see dehaze.losses.PixelSSIMLoss)")
     parser.add_argument("--haze-levels", type=float, nargs=3, default=LEVEL_PROBABILITIES, metavar=("CLEAR", "LIGHT", "DENSE"),
                         help="how often samples are haze-free, light and dense (synthetic haze; they must sum to 1)")
+    parser.add_argument("--darker-share", type=float, default=0.0,
+                        help="share of training photos exposed 0.5-3 stops darker before hazing (dusk and night scenes)")
     parser.add_argument("--val", help="RESIDE-style folder of photos never trained on: export the best weights on it")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--adv-weight", type=float, default=0.001, help="weight of the WGAN-GP term; 0 disables it")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dehaze.haze import (
-    BETA_RANGES, jpeg_round_trip, linear_to_srgb, random_haze, scatter, scene_depth, sky_mask, srgb_to_linear,
+    BETA_RANGES, DARKER_STOPS, darker_exposure, jpeg_round_trip, linear_to_srgb, random_haze, scatter, scene_depth, sky_mask, srgb_to_linear,
 )
 
 
@@ -30,6 +30,15 @@ def test_ground_comes_nearer_towards_the_bottom_and_depth_steps_at_edges(landsca
     rows = depth[90:, 100:].mean(axis=1)
     assert rows[0] > rows[-1] + 0.2
     assert depth[120, 55] < depth[120, 30] - 0.02 or depth[120, 55] < depth[120, 85] - 0.02  # the tree stands out
+
+
+def test_darker_exposure_scales_linear_light_by_whole_stops(landscape):
+    for seed in range(5):
+        darker = darker_exposure(landscape, np.random.default_rng(seed))
+        ratio = srgb_to_linear(darker) / np.maximum(srgb_to_linear(landscape), 1e-6)
+        stops = -np.log2(np.median(ratio))
+        assert DARKER_STOPS[0] <= stops <= DARKER_STOPS[1]
+        assert np.allclose(ratio[landscape > 0.05], 2.0**-stops, rtol=1e-3)  # one exposure for the whole photo
 
 
 def test_scattering_happens_in_linear_light():

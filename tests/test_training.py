@@ -63,7 +63,7 @@ def test_gan_trains_on_a_paired_folder(tmp_path, clear_folder):
     (root / "hazy").mkdir(parents=True)
     shutil.copytree(clear_folder, root / "clear")
     for path in clear_folder.iterdir():
-        shutil.copy(path, root / "hazy" / f"{path.stem}_1.0_0.9.jpg")
+        shutil.copy(path, root / "hazy" / f"{path.stem}_dense_1.0_0.9.jpg")
     run = tmp_path / "run"
     export = train("gan", root, run, 2, "--paired", "--dcp-prior", "--ngf", "4", "--n-blocks", "1",
                    "--adv-weight", "0", "--val", str(root), "--val-every", "1")
@@ -71,8 +71,10 @@ def test_gan_trains_on_a_paired_folder(tmp_path, clear_folder):
     # Validation at steps 0, 1 and 2: the score is the mean over hazy images and haze-free photos alike
     rows = [[float(v) for v in line.split(",")] for line in (run / "validation.csv").read_text().splitlines()]
     assert [row[0] for row in rows] == [0, 1, 2]
-    for _, score, hazy, haze_free in rows:
+    for _, score, hazy, haze_free, dense, dense_wins in rows:
         assert score == pytest.approx((hazy + haze_free) / 2, abs=1e-3)  # as many clear photos as hazy images
+        assert dense == pytest.approx(hazy, abs=1e-3)  # every image here is named as dense haze
+        assert dense_wins in range(len(list(clear_folder.iterdir())) + 1)
     assert float(read_metadata(export)["val_psnr"]) == pytest.approx(max(row[1] for row in rows), abs=1e-3)
 
 
