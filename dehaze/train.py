@@ -309,7 +309,7 @@ class Validation:
         at_working_size = lambda image: resize(image, *working_shape(*image.shape[:2], WORKING_SIZE)[::-1])
         dataset = PairedFolderDataset(root)
         clear_photos, self.pairs = {}, []  # each clear photo once, though two hazy images share it
-        for (hazy_path, clear_path), (_, hazy, clear) in zip(dataset.pairs, dataset):
+        for (_, clear_path), (_, hazy, clear) in zip(dataset.pairs, dataset):
             clear_photos.setdefault(clear_path, at_working_size(clear))
             self.pairs.append((at_working_size(hazy), clear_photos[clear_path]))
         self.haze_free = list(clear_photos.values())
