@@ -21,7 +21,7 @@ from .guided_filter import (
 )
 from .image_io import validate_image
 from .mscnn import dehaze_mscnn, dehaze_mscnn_batch
-from .scattering import MIN_TRANSMISSION, DehazeResult
+from .scattering import MIN_TRANSMISSION, DehazeResult, brightest_scene
 from .weights import load_model
 
 METHODS = ("gan", "dcp", "mscnn")
@@ -42,16 +42,23 @@ def dehaze_gan(image: np.ndarray, generator) -> DehazeResult:
 
 
 def dehaze_gan_batch(images: list, generator) -> list:
-    """`dehaze_gan` for (H, W, 3) images of one size, in one pass of the generator."""
+    """`dehaze_gan` for (H, W, 3) images of one size, in one pass of the generator.
+
+    The output is capped by `scattering.brightest_scene` at DCP's airlight: the generator
+    may not brighten haze that is darker than the haze's own light.
+    """
     height, width = images[0].shape[:2]
     device = next(generator.parameters()).device
     with_prior = generator.in_channels > generator.channels
-    stacked = np.stack([np.concatenate([i, dehaze_dcp(i).image], axis=2) if with_prior else i for i in images])
+    estimates = [dehaze_dcp(image) for image in images]
+    stacked = np.stack([np.concatenate([i, e.image], axis=2) if with_prior else i for i, e in zip(images, estimates)])
     batch = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))).to(device) * 2 - 1
     batch = F.pad(batch, (0, -width % 4, 0, -height % 4), mode="reflect")
     with torch.no_grad():
         outputs = generator(batch)[:, :, :height, :width]
-    return [DehazeResult(((o + 1) / 2).clamp(0, 1).permute(1, 2, 0).cpu().numpy()) for o in outputs]
+    outputs = [((o + 1) / 2).clamp(0, 1).permute(1, 2, 0).cpu().numpy() for o in outputs]
+    return [DehazeResult(np.minimum(output, brightest_scene(image, estimate.airlight)))
+            for output, image, estimate in zip(outputs, images, estimates)]
 
 
 def run_method(image: np.ndarray, method: str) -> DehazeResult:

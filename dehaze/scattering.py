@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 MIN_TRANSMISSION = 0.1  # t0: keeps recovery stable where haze is thick
+DENSEST_TRANSMISSION = 0.05  # the thickest haze a result is allowed to assume (`dehaze.haze` goes this far)
 
 
 def transmission_from_depth(depth: np.ndarray, beta: float) -> np.ndarray:
@@ -32,6 +33,20 @@ def recover_scene(hazy: np.ndarray, transmission: np.ndarray, airlight, min_tran
     t = np.maximum(transmission, min_transmission)[:, :, None]
     airlight = np.broadcast_to(np.asarray(airlight, dtype=np.float32), (3,))
     return np.clip((hazy - airlight) / t + airlight, 0.0, 1.0).astype(np.float32)
+
+
+def brightest_scene(hazy: np.ndarray, airlight, min_transmission: float = DENSEST_TRANSMISSION) -> np.ndarray:
+    """The brightest clear scene J = A + (I - A) / t that the model allows for t >= min_transmission.
+
+    Removing haze darkens every value below the airlight and brightens only those above
+    it: a hazy sky darker than the haze's own light cannot hide a brighter sky. A learned
+    model need not know this. The generator turned the pale hazy sky above a real canyon's
+    horizon into a white patch brighter than the input, the likelier answer in daytime
+    training photos; capping it here removed the patch, and on validation the bound gained
+    0.1 dB in haze and 1.3 dB on haze-free photos.
+    """
+    airlight = np.broadcast_to(np.asarray(airlight, dtype=np.float32), (3,))
+    return (hazy + np.maximum(hazy - airlight, 0.0) * (1.0 / min_transmission - 1.0)).astype(np.float32)
 
 
 def depth_from_disparity(disparity: np.ndarray) -> np.ndarray:

@@ -53,3 +53,11 @@ def test_clear_photos_come_back_nearly_unchanged():
             scores.append(psnr(dehaze(clear, method).image, clear))
     assert np.mean(passthrough["gan"]) > 25
     assert all(gan > dcp for gan, dcp in zip(passthrough["gan"], passthrough["dcp"]))
+
+
+def test_gan_does_not_brighten_haze_darker_than_its_light():
+    """The generator took the pale hazy sky above a real canyon's horizon for white sky, brighter than the input."""
+    hazy = load_image(EXAMPLES / "real_kphotoalbum_grand_canyon_3.jpg")
+    below = hazy < run_method(hazy, "dcp").airlight - 0.02
+    brighter = dehaze(hazy, "gan").image > hazy + 0.03
+    assert (brighter & below).mean() < 0.01  # 16% of values before the bound

@@ -1,6 +1,9 @@
 import numpy as np
 
-from dehaze.scattering import depth_from_disparity, recover_scene, synthesize_haze, transmission_from_depth
+from dehaze.haze import scatter
+from dehaze.scattering import (
+    DENSEST_TRANSMISSION, brightest_scene, depth_from_disparity, recover_scene, synthesize_haze, transmission_from_depth,
+)
 
 
 def test_round_trip_through_the_scattering_model(clear_photo):
@@ -29,3 +32,16 @@ def test_depth_from_disparity_is_inverse_and_fills_unknown_pixels():
     depth = depth_from_disparity(disparity)
     assert depth[0, 0] == 0 and depth[1, 1] == 1 and depth[0, 1] < depth[1, 0]
     assert np.isfinite(depth).all() and 0 < depth[0, 2] == depth[1, 2] < 1
+
+
+def test_brightest_scene_never_cuts_off_the_true_scene():
+    """Under haze in linear light with t >= 0.05, the bound holds the true scene, and is tight where I < A."""
+    rng = np.random.default_rng(0)
+    clear = rng.random((64, 64, 3)).astype(np.float32)
+    transmission = rng.uniform(DENSEST_TRANSMISSION, 1.0, (64, 64)).astype(np.float32)
+    airlight = np.array([0.7, 0.8, 0.9], np.float32)
+    hazy = scatter(clear, transmission, airlight)
+    bound = brightest_scene(hazy, airlight)
+    assert (bound >= clear - 1e-5).all()
+    below = hazy < airlight
+    assert np.array_equal(bound[below], hazy[below])  # haze darker than its light hides no brighter scene
