@@ -14,6 +14,11 @@ MIN_TRANSMISSION = 0.1  # t0: keeps recovery stable where haze is thick
 DENSEST_TRANSMISSION = 0.05  # the thickest haze a result is allowed to assume (`dehaze.haze` goes this far)
 
 
+def airlight_channels(airlight) -> np.ndarray:
+    """An airlight given as one grey level or three channel values, as three float32 values."""
+    return np.broadcast_to(np.asarray(airlight, dtype=np.float32), (3,))
+
+
 def transmission_from_depth(depth: np.ndarray, beta: float) -> np.ndarray:
     """Beer-Lambert transmission t = exp(-beta d) of a depth map (H, W)."""
     if beta < 0:
@@ -24,14 +29,14 @@ def transmission_from_depth(depth: np.ndarray, beta: float) -> np.ndarray:
 def synthesize_haze(clear: np.ndarray, transmission: np.ndarray, airlight) -> np.ndarray:
     """Hazy image I = J t + A (1 - t) from a clear image J (H, W, 3) and transmission t (H, W)."""
     t = transmission[:, :, None]
-    airlight = np.broadcast_to(np.asarray(airlight, dtype=np.float32), (3,))
+    airlight = airlight_channels(airlight)
     return np.clip(clear * t + airlight * (1.0 - t), 0.0, 1.0).astype(np.float32)
 
 
 def recover_scene(hazy: np.ndarray, transmission: np.ndarray, airlight, min_transmission: float = MIN_TRANSMISSION):
     """Invert the model: J = (I - A) / max(t, t0) + A."""
     t = np.maximum(transmission, min_transmission)[:, :, None]
-    airlight = np.broadcast_to(np.asarray(airlight, dtype=np.float32), (3,))
+    airlight = airlight_channels(airlight)
     return np.clip((hazy - airlight) / t + airlight, 0.0, 1.0).astype(np.float32)
 
 
@@ -45,7 +50,7 @@ def brightest_scene(hazy: np.ndarray, airlight, min_transmission: float = DENSES
     training photos; capping it here removed the patch, and on validation the bound gained
     0.1 dB in haze and 1.3 dB on haze-free photos.
     """
-    airlight = np.broadcast_to(np.asarray(airlight, dtype=np.float32), (3,))
+    airlight = airlight_channels(airlight)
     return (hazy + np.maximum(hazy - airlight, 0.0) * (1.0 / min_transmission - 1.0)).astype(np.float32)
 
 

@@ -29,6 +29,7 @@ from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to
 from .gan import GlobalContext, PatchCritic, ResnetGenerator
 from .haze import LEVEL_PROBABILITIES
 from .dcp import dehaze_dcp
+from .evaluate import haze_level
 from .image_io import resize, save_image
 from .losses import PIXEL_LOSSES, ContentLoss, critic_loss, generator_adversarial_loss
 from .metrics import psnr
@@ -301,7 +302,7 @@ class Validation:
     Scores are appended to <run>/validation.csv (step, score, hazy, haze-free, dense, dense
     wins), so checkpoints are chosen on these photos only. Dense haze, where the generator
     trails DCP most often, is logged apart: its mean PSNR and on how many dense images
-    (names with `_dense_`) the model beats DCP.
+    (named as `dehaze.evaluate.haze_level` reads them) the model beats DCP.
     """
 
     def __init__(self, root, trainer, run):
@@ -313,7 +314,7 @@ class Validation:
             clear_photos.setdefault(clear_path, at_working_size(clear))
             self.pairs.append((at_working_size(hazy), clear_photos[clear_path]))
         self.haze_free = list(clear_photos.values())
-        self.dense = [i for i, (hazy_path, _) in enumerate(dataset.pairs) if "_dense_" in hazy_path.stem]
+        self.dense = [i for i, (hazy_path, _) in enumerate(dataset.pairs) if haze_level(hazy_path.stem) == "dense"]
         self.dcp = [psnr(dehaze_dcp(self.pairs[i][0]).image, self.pairs[i][1]) for i in self.dense]
 
     def __call__(self, model, step) -> float:
