@@ -9,7 +9,7 @@ Running the same command again resumes from the checkpoint. What is validated an
 exported is an exponential moving average of the weights (--ema-decay), which smooths
 the step-to-step noise of small batches. With --val the export is the best of the
 weights scored on that folder; without it, the last when the run ends (all steps, or
-the --minutes budget). Exports are safetensors.
+the --minutes budget, over which the learning rate then decays). Exports are safetensors.
 """
 
 import argparse
@@ -88,10 +88,9 @@ class ExponentialMovingAverage:
             average.lerp_(current, 1.0 - decay) if average.is_floating_point() else average.copy_(current)
 
 
-def set_learning_rate(optimizer, base_lr: float, step: int, total_steps: int) -> None:
-    """Constant for the first half of training, then linear decay to zero."""
-    half = total_steps // 2
-    scale = 1.0 if step < half else max(0.0, (total_steps - step) / max(total_steps - half, 1))
+def set_learning_rate(optimizer, base_lr: float, done: float) -> None:
+    """Constant for the first half of training, then linear decay to zero; `done` is the share of training behind us."""
+    scale = 1.0 if done < 0.5 else max(0.0, (1.0 - done) / 0.5)
     for group in optimizer.param_groups:
         group["lr"] = base_lr * scale
 
@@ -251,7 +250,13 @@ def train(args):
         remaining, batch_size=args.batch_size, num_workers=args.workers,
         sampler=DistributedSampler(remaining, shuffle=False) if distributed.world_size() > 1 else None,
     )
-    deadline = time.time() + args.minutes * 60 if args.minutes else None
+    started = time.time()
+
+    def share_done(step):
+        """Of the steps, or of the --minutes budget when that runs out first, so a timed run still decays its rate."""
+        share = step / args.steps
+        return max(share, (time.time() - started) / (args.minutes * 60)) if args.minutes else share
+
     step = start
     if validation and best == -float("inf"):  # the starting point is the score to beat
         best = validation(average.model, step)
@@ -262,7 +267,7 @@ def train(args):
     for batch in progress:
         trainer.model.train()
         for optimizer in trainer.optimizers.values():
-            set_learning_rate(optimizer, args.lr, step, args.steps)
+            set_learning_rate(optimizer, args.lr, share_done(step))
         losses = trainer.step(step, *[t.to(device) for t in batch])
         average.update(trainer.model, step)
         step += 1
@@ -276,9 +281,11 @@ def train(args):
             if score > best:
                 best = score
                 export_weights(export, step, val_psnr=f"{score:.3f}", val=args.val)
+        if args.snapshot_every and step % args.snapshot_every == 0:
+            export_weights(run / f"average_{step:06d}.safetensors", step)
         if step % args.checkpoint_every == 0:
             save_checkpoint(step)
-        if deadline and distributed.any_rank(time.time() > deadline, device):
+        if args.minutes and distributed.any_rank(time.time() - started > args.minutes * 60, device):
             print(f"time budget of {args.minutes} min reached at step {step}")
             break
     progress.close()
@@ -361,7 +368,11 @@ def parse_args(argv=None):
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--adv-weight", type=float, default=0.001, help="weight of the WGAN-GP term; 0 disables it")
     parser.add_argument("--adv-start", type=int, default=0, help="step from which the adversarial term is on")
-    parser.add_argument("--minutes", type=float, help="stop (and export) after this much wall time")
+    parser.add_argument("--minutes", type=float,
+                        help="stop (and export) after this much wall time; the learning rate decays over it as over --steps")
+    parser.add_argument("--snapshot-every", type=int, default=0,
+                        help="also export the averaged weights every this many steps as <run>/average_<step>.safetensors, "
+                             "to be validated elsewhere (a lent GPU too busy to pause for --val)")
     parser.add_argument("--run-dir", help="checkpoints and samples; default runs/<model>")
     parser.add_argument("--export", help="where to write the safetensors; default weights/<file>")
     parser.add_argument("--sample-every", type=int, default=250)

@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 
 from dehaze.datasets import SyntheticHazeDataset
 from dehaze.mscnn import MSCNN
-from dehaze.train import ExponentialMovingAverage, main as train_main
+from dehaze.train import ExponentialMovingAverage, main as train_main, set_learning_rate
 from dehaze.weights import load_model_file, read_metadata
 from tests.conftest import EXAMPLES
 
@@ -45,6 +45,20 @@ def test_gan_training_runs_resumes_and_exports(clear_folder, tmp_path, capsys):
     assert any(not torch.equal(first[k], v) for k, v in load_file(str(export)).items())
     generator = load_model_file("gan", export)
     assert generator(torch.zeros(1, 3, 16, 16)).shape == (1, 3, 16, 16)
+
+
+def test_timed_run_decays_its_rate_over_the_budget_and_keeps_snapshots(clear_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    export = train("gan", clear_folder, run, 100_000, "--ngf", "4", "--n-blocks", "1", "--adv-weight", "0",
+                   "--minutes", "0.03", "--snapshot-every", "1", "--checkpoint-every", "100000")
+    steps = int(read_metadata(export)["steps"])
+    assert "time budget of 0.03 min reached" in capsys.readouterr().out and 0 < steps < 100_000
+    assert sorted(p.name for p in run.glob("average_*.safetensors"))[0] == "average_000001.safetensors"
+    assert len(list(run.glob("average_*.safetensors"))) == steps
+    optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=1.0)
+    for done, expected in [(0.0, 1.0), (0.49, 1.0), (0.75, 0.5), (1.0, 0.0), (1.2, 0.0)]:
+        set_learning_rate(optimizer, 1.0, done)
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(expected)
 
 
 def test_mscnn_training_lowers_the_transmission_error(clear_folder, tmp_path):
