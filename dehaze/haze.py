@@ -28,7 +28,7 @@ from PIL import Image
 
 from .guided_filter import guided_filter
 from .image_io import fit_within, resize, to_uint8
-from .scattering import normalize, transmission_from_depth
+from .scattering import linear_to_srgb, normalize, srgb_to_linear, transmission_from_depth
 
 LEVELS = ("clear", "light", "dense")
 LEVEL_PROBABILITIES = (0.1, 0.45, 0.45)
@@ -39,15 +39,6 @@ JPEG_QUALITY = (60, 95)
 GRAYSCALE_PROBABILITY = 0.08
 DEPTH_SIDE = 192
 DARKER_STOPS = (0.5, 3.0)  # exposure taken off a photo made to stand for dusk, shade or night
-
-
-def srgb_to_linear(image: np.ndarray) -> np.ndarray:
-    return np.where(image <= 0.04045, image / 12.92, ((image + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(image: np.ndarray) -> np.ndarray:
-    image = np.clip(image, 0.0, 1.0)
-    return np.where(image <= 0.0031308, image * 12.92, 1.055 * image ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
 def darker_exposure(clear: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -21,7 +21,7 @@ from .guided_filter import (
 )
 from .image_io import validate_image
 from .mscnn import dehaze_mscnn, dehaze_mscnn_batch
-from .scattering import MIN_TRANSMISSION, DehazeResult, brightest_scene
+from .scattering import MIN_TRANSMISSION, DehazeResult, brightest_scene, darkest_scene
 from .weights import load_model
 
 METHODS = ("gan", "dcp", "mscnn")
@@ -44,8 +44,9 @@ def dehaze_gan(image: np.ndarray, generator) -> DehazeResult:
 def dehaze_gan_batch(images: list, generator) -> list:
     """`dehaze_gan` for (H, W, 3) images of one size, in one pass of the generator.
 
-    The output is capped by `scattering.brightest_scene` at DCP's airlight: the generator
-    may not brighten haze that is darker than the haze's own light.
+    The output is bounded by `scattering.brightest_scene` and `darkest_scene` at DCP's
+    airlight: the generator may not brighten haze that is darker than the haze's own light,
+    nor paint a scene into haze that has reached that light.
     """
     height, width = images[0].shape[:2]
     device = next(generator.parameters()).device
@@ -57,7 +58,7 @@ def dehaze_gan_batch(images: list, generator) -> list:
     with torch.no_grad():
         outputs = generator(batch)[:, :, :height, :width]
     outputs = [((o + 1) / 2).clamp(0, 1).permute(1, 2, 0).cpu().numpy() for o in outputs]
-    return [DehazeResult(np.minimum(output, brightest_scene(image, estimate.airlight)))
+    return [DehazeResult(np.clip(output, darkest_scene(image, estimate.airlight), brightest_scene(image, estimate.airlight)))
             for output, image, estimate in zip(outputs, images, estimates)]
 
 

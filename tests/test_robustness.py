@@ -61,3 +61,12 @@ def test_gan_does_not_brighten_haze_darker_than_its_light():
     below = hazy < run_method(hazy, "dcp").airlight - 0.02
     brighter = dehaze(hazy, "gan").image > hazy + 0.03
     assert (brighter & below).mean() < 0.01  # 16% of values before the bound
+
+
+def test_gan_leaves_fog_saturated_to_white_white():
+    """Fog that has reached its light hides nothing: the generator painted a blue sky into this photo's white fog."""
+    hazy = load_image(EXAMPLES / "real_lifeograph_fog.jpg")
+    saturated = (hazy >= 254 / 255).all(axis=2)
+    assert saturated.mean() > 0.05
+    darkened = dehaze(hazy, "gan").image[saturated].min(axis=1) < 0.9
+    assert darkened.mean() < 0.2  # 95% before the bound; the lift's local fit still darkens the fog's edges

@@ -2,7 +2,8 @@ import numpy as np
 
 from dehaze.haze import scatter
 from dehaze.scattering import (
-    DENSEST_TRANSMISSION, brightest_scene, depth_from_disparity, recover_scene, synthesize_haze, transmission_from_depth,
+    DENSEST_TRANSMISSION, FOG_TRANSMISSION, brightest_scene, darkest_scene, depth_from_disparity, recover_scene,
+    synthesize_haze, transmission_from_depth,
 )
 
 
@@ -45,3 +46,15 @@ def test_brightest_scene_never_cuts_off_the_true_scene():
     assert (bound >= clear - 1e-5).all()
     below = hazy < airlight
     assert np.array_equal(bound[below], hazy[below])  # haze darker than its light hides no brighter scene
+
+
+def test_darkest_scene_never_cuts_off_the_true_scene():
+    """Under haze with t >= 0.01 the bound holds the true scene; haze at the airlight itself hides nothing."""
+    rng = np.random.default_rng(1)
+    clear = rng.random((64, 64, 3)).astype(np.float32)
+    transmission = rng.uniform(FOG_TRANSMISSION, 1.0, (64, 64)).astype(np.float32)
+    airlight = np.array([0.7, 0.8, 0.9], np.float32)
+    bound = darkest_scene(scatter(clear, transmission, airlight), airlight)
+    assert (bound <= clear + 1e-5).all() and (bound > 0).any()
+    fog = np.broadcast_to(airlight, (4, 4, 3))
+    assert np.array_equal(darkest_scene(fog, airlight), fog)
