@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from .dcp import dehaze_dcp
 from .image_io import ImageError, fit_within, load_image, resize
-from .haze import LEVEL_PROBABILITIES, darker_exposure, random_haze
+from .haze import DIM_STOPS, LEVEL_PROBABILITIES, darker_exposure, random_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
@@ -84,13 +84,15 @@ class SyntheticHazeDataset(Dataset):
     depth in [0, 1], same size as the photo) it replaces the estimated depth. With
     `with_dcp`, DCP's estimate of the clear photo, computed on the whole hazy photo
     as at inference, comes last. A `darker_share` of the samples are exposed darker
-    before hazing (`dehaze.haze.darker_exposure`), for more dusk and night scenes.
+    before hazing (`dehaze.haze.darker_exposure`), for more dusk and night scenes, and a
+    `dim_share` are exposed darker as a whole, haze included, for dim fog (`random_haze`'s
+    `exposure`).
     """
 
     def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 512, 640), depth_folder=None, seed=0,
-                 with_dcp=False, level_probabilities=LEVEL_PROBABILITIES, darker_share=0.0):
+                 with_dcp=False, level_probabilities=LEVEL_PROBABILITIES, darker_share=0.0, dim_share=0.0):
         self.crop_size, self.length, self.seed, self.with_dcp = crop_size, length, seed, with_dcp
-        self.level_probabilities, self.darker_share = level_probabilities, darker_share
+        self.level_probabilities, self.darker_share, self.dim_share = level_probabilities, darker_share, dim_share
         self.images = []  # (clear, depth or None) at every scale
         for path in list_images(clear_folder):
             clear = load_image(path)
@@ -114,9 +116,13 @@ class SyntheticHazeDataset(Dataset):
         if rng.random() < 0.5:
             clear = clear[:, ::-1]
             depth = None if depth is None else depth[:, ::-1]
-        if rng.random() < self.darker_share:
+        exposure = 1.0
+        if self.dim_share and rng.random() < self.dim_share:
+            exposure = 2.0 ** -rng.uniform(*DIM_STOPS)
+        elif rng.random() < self.darker_share:
             clear = darker_exposure(clear, rng)
-        sample = random_haze(np.ascontiguousarray(clear), rng, depth, level_probabilities=self.level_probabilities)
+        sample = random_haze(np.ascontiguousarray(clear), rng, depth, level_probabilities=self.level_probabilities,
+                             exposure=exposure)
         images = [sample.hazy, sample.clear, sample.transmission]
         images += [dehaze_dcp(sample.hazy).image] if self.with_dcp else []
         return tuple(to_tensor(image) for image in random_crop(rng, self.crop_size, *images))

@@ -39,6 +39,7 @@ JPEG_QUALITY = (60, 95)
 GRAYSCALE_PROBABILITY = 0.08
 DEPTH_SIDE = 192
 DARKER_STOPS = (0.5, 3.0)  # exposure taken off a photo made to stand for dusk, shade or night
+DIM_STOPS = (1.0, 4.0)  # exposure taken off a whole hazy scene, airlight included: dim fog
 
 
 def darker_exposure(clear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -161,19 +162,25 @@ class HazySample:
 
 def random_haze(clear: np.ndarray, rng: np.random.Generator, depth: Optional[np.ndarray] = None,
                 level: Optional[str] = None, grayscale: Optional[bool] = None,
-                level_probabilities=LEVEL_PROBABILITIES) -> HazySample:
+                level_probabilities=LEVEL_PROBABILITIES, exposure: float = 1.0) -> HazySample:
     """Haze a clear sRGB photo (H, W, 3) in [0, 1]; `depth` in [0, 1] is used where the real depth is known.
 
     `level` ("clear", "light" or "dense") and `grayscale` are drawn at random unless given.
+    `exposure` scales the whole scene in linear light, airlight included: fog at dusk or
+    under a dark sky, where `darker_exposure` makes a dark scene under bright haze. The
+    airlight is otherwise never darker than 0.65, and on a dim real fog photo (airlight
+    about 0.3) the generator invented a dark wall with a straight top edge.
     """
     level = level or str(rng.choice(LEVELS, p=level_probabilities))
     grayscale = rng.random() < GRAYSCALE_PROBABILITY if grayscale is None else grayscale
     if grayscale:
         clear = np.repeat(luminance(clear)[:, :, None], 3, axis=2)
-    depth = scene_depth(clear, rng) if depth is None else depth
+    depth = scene_depth(clear, rng) if depth is None else depth  # read off the scene as it was lit
     beta = rng.uniform(*BETA_RANGES[level])
     transmission = transmission_from_depth(depth, beta)
     airlight = np.full(3, random_airlight(rng).mean(), np.float32) if grayscale else random_airlight(rng)
+    if exposure != 1.0:
+        clear, airlight = (linear_to_srgb(srgb_to_linear(v) * np.float32(exposure)) for v in (clear, airlight))
     quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)) if rng.random() < 0.85 else None
     hazy = camera(scatter(clear, transmission, airlight), rng, quality)
     if grayscale:  # JPEG's chroma rounding must not leave colour in a grey photo

@@ -61,7 +61,8 @@ def make_dataset(args, length, with_dcp):
     if args.paired:
         return PairedCrops(args.data, args.crop_size, length, args.seed, with_dcp)
     return SyntheticHazeDataset(args.data, args.crop_size, length, depth_folder=args.depth, seed=args.seed,
-                                with_dcp=with_dcp, level_probabilities=args.haze_levels, darker_share=args.darker_share)
+                                with_dcp=with_dcp, level_probabilities=args.haze_levels, darker_share=args.darker_share,
+                                dim_share=args.dim_share)
 
 
 def sample_grid(rows) -> np.ndarray:
@@ -240,7 +241,7 @@ def train(args):
         if main_rank:
             save_weights(average.model, path, trainer.config, steps=step, ema_decay=args.ema_decay, batch_size=args.batch_size,
                          ranks=distributed.world_size(), crop_size=args.crop_size, lr=args.lr, data=args.data,
-                         darker_share=args.darker_share, **trainer.metadata, **extra)
+                         darker_share=args.darker_share, dim_share=args.dim_share, **trainer.metadata, **extra)
 
     samples_per_step = args.batch_size * distributed.world_size()
     dataset = make_dataset(args, args.steps * samples_per_step, trainer.dcp_prior)
@@ -364,6 +365,8 @@ def parse_args(argv=None):
                         help="how often samples are haze-free, light and dense (synthetic haze; they must sum to 1)")
     parser.add_argument("--darker-share", type=float, default=0.0,
                         help="share of training photos exposed 0.5-3 stops darker before hazing (dusk and night scenes)")
+    parser.add_argument("--dim-share", type=float, default=0.0,
+                        help="share of training samples exposed 1-4 stops darker as a whole, haze included (dim fog)")
     parser.add_argument("--val", help="RESIDE-style folder of photos never trained on: export the best weights on it")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--adv-weight", type=float, default=0.001, help="weight of the WGAN-GP term; 0 disables it")

@@ -48,3 +48,11 @@ def test_synthetic_haze_can_carry_the_dcp_estimate(tmp_path, clear_photo):
     hazy, clear, _, dcp = SyntheticHazeDataset(tmp_path, crop_size=64, length=4, scales=(320,), with_dcp=True)[1]
     assert dcp.shape == hazy.shape
     assert dcp.mean() < hazy.mean() - 0.05  # DCP takes away the airlight that haze added
+
+
+def test_dim_share_darkens_haze_and_target_together(tmp_path, clear_photo):
+    save_image(clear_photo, tmp_path / "photo.png")
+    mean_of = lambda share, item: np.mean([float(SyntheticHazeDataset(
+        tmp_path, crop_size=64, length=8, scales=(200,), dim_share=share)[i][item].mean()) for i in range(8)])
+    for item in (0, 1):  # the hazy input and its clear target, one stop darker at least
+        assert mean_of(1.0, item) < 0.8 * mean_of(0.0, item)

@@ -42,6 +42,16 @@ def test_darker_exposure_scales_linear_light_by_whole_stops(landscape):
         assert np.allclose(ratio[landscape > 0.05], 2.0**-stops, rtol=1e-3)  # one exposure for the whole photo
 
 
+def test_dim_exposure_darkens_the_whole_hazy_scene_and_keeps_its_depth(landscape):
+    bright = random_haze(landscape, np.random.default_rng(4), level="dense", grayscale=False)
+    dim = random_haze(landscape, np.random.default_rng(4), level="dense", grayscale=False, exposure=0.125)
+    assert np.array_equal(dim.transmission, bright.transmission)
+    assert np.allclose(srgb_to_linear(dim.clear), srgb_to_linear(bright.clear) * 0.125, atol=1e-4)
+    assert np.allclose(srgb_to_linear(dim.airlight), srgb_to_linear(bright.airlight) * 0.125, atol=1e-4)
+    ratio = np.median(srgb_to_linear(dim.hazy) / np.maximum(srgb_to_linear(bright.hazy), 1e-3))
+    assert ratio == pytest.approx(0.125, rel=0.15)  # camera noise and JPEG come after, at the dim level
+
+
 def test_scattering_happens_in_linear_light():
     clear = np.full((4, 4, 3), 0.2, np.float32)
     half = scatter(clear, np.full((4, 4), 0.5, np.float32), np.ones(3, np.float32))
