@@ -18,6 +18,7 @@ from .haze import DIM_STOPS, LEVEL_PROBABILITIES, darker_exposure, random_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
+TRAINING_SCALES = (384, 512, 640)  # longer sides of the copies training crops come from
 
 
 def list_images(folder) -> list:
@@ -89,7 +90,7 @@ class SyntheticHazeDataset(Dataset):
     `exposure`).
     """
 
-    def __init__(self, clear_folder, crop_size=128, length=100_000, scales=(384, 512, 640), depth_folder=None, seed=0,
+    def __init__(self, clear_folder, crop_size=128, length=100_000, scales=TRAINING_SCALES, depth_folder=None, seed=0,
                  with_dcp=False, level_probabilities=LEVEL_PROBABILITIES, darker_share=0.0, dim_share=0.0):
         self.crop_size, self.length, self.seed, self.with_dcp = crop_size, length, seed, with_dcp
         self.level_probabilities, self.darker_share, self.dim_share = level_probabilities, darker_share, dim_share

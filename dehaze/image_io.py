@@ -271,11 +271,11 @@ def to_uint16(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
 
-def save_image(image: np.ndarray, path, bit_depth: int = 8, quality: int = 95) -> None:
+def save_image(image: np.ndarray, path, bit_depth: int = 8, quality: int = 95, lossless: bool = False) -> None:
     """Write a float image in [0, 1] (RGB or single channel) to any format PIL knows, RGB tagged as sRGB.
 
     `bit_depth=16` writes a 16-bit PNG (for results of 16-bit inputs); other formats hold 8 bits.
-    `quality` applies to JPEG and WebP only.
+    `quality` applies to JPEG and WebP only; `lossless` to WebP only.
     """
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
@@ -283,7 +283,8 @@ def save_image(image: np.ndarray, path, bit_depth: int = 8, quality: int = 95) -
     if bit_depth == 16 and rgb and Path(path).suffix.lower() == ".png":
         write_png_16(to_uint16(image), path, SRGB_ICC)
         return
-    Image.fromarray(to_uint8(image)).save(path, quality=quality, compress_level=1, **({"icc_profile": SRGB_ICC} if rgb else {}))
+    Image.fromarray(to_uint8(image)).save(path, quality=quality, compress_level=1, lossless=lossless,
+                                          **({"icc_profile": SRGB_ICC} if rgb else {}))
 
 
 def write_png_16(rgb: np.ndarray, path, icc_profile: bytes, compress_level: int = 6) -> None:

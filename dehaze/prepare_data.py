@@ -10,7 +10,9 @@ inside Qt resource bundles (`.rcc`): a photo there is named `<bundle>.rcc:<resou
 `rcc_read`, and its credit is read from the README beside it in the bundle.
 Photos are split by name into three sets that never share a photo:
 
-- train: clear photos at up to 1024 px; haze is synthesized on the fly (`dehaze.haze`).
+- train: clear photos at up to 640 px, the largest copy training crops from, as lossless
+  WebP (46 MB for 190 photos, so the split fits beside the repository in the 64 MiB a
+  lent GPU machine receives); haze is synthesized on the fly (`dehaze.haze`).
 - val: photos never trained on, each hazed once light and once dense with a fixed
   seed, for choosing checkpoints and settings.
 - test: the held-out photos, hazed the same way with another seed; score it rarely.
@@ -35,6 +37,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .datasets import TRAINING_SCALES
 from .haze import random_haze
 from .image_io import fit_within, load_image, save_image
 from .scattering import depth_from_disparity
@@ -167,7 +170,7 @@ EXAMPLES = {"picosdeeuropa_by_Aitzol_Berasategi": "light", "mate_Storm": "dense"
             "skimage_coffee": "light"}  # test photos, so the app's examples were never trained on
 EXAMPLE_SIDE = 640
 
-MAX_SIDE = {"train": 1024, "val": 768, "test": 768, "independent": 768}
+MAX_SIDE = {"train": max(TRAINING_SCALES), "val": 768, "test": 768, "independent": 768}
 HAZE_LEVELS = ("light", "dense")
 SEEDS = {"val": 123, "test": 0, "independent": 2026}
 
@@ -344,9 +347,11 @@ def prepare(out: Path, independent: bool = False) -> None:
         sets, manifest = [(photo, "independent") for photo in INDEPENDENT], out / "independent" / "manifest.csv"
     else:
         sets, manifest = [(photo, split_of(photo.name)) for photo in PHOTOGRAPHS], out / "manifest.csv"
-    for split in {split for _, split in sets} - {"train"}:  # a rerun must not leave hazes of another draw
-        shutil.rmtree(out / split / "hazy", ignore_errors=True)
-        (out / split / "hazy").mkdir(parents=True)
+    for split in {split for _, split in sets}:  # a rerun must not leave hazes of another draw, or photos of another format
+        for folder in ("clear", "hazy", "depth"):
+            shutil.rmtree(out / split / folder, ignore_errors=True)
+        if split != "train":
+            (out / split / "hazy").mkdir(parents=True)
     for photo, split in sets:
         try:
             path = resolve(photo, cache)
@@ -355,7 +360,10 @@ def prepare(out: Path, independent: bool = False) -> None:
             print(f"skipping {photo.name}: {error}")
             continue
         (out / split / "clear").mkdir(parents=True, exist_ok=True)
-        save_image(clear, out / split / "clear" / f"{photo.name}.png")
+        if split == "train":
+            save_image(clear, out / split / "clear" / f"{photo.name}.webp", lossless=True)
+        else:
+            save_image(clear, out / split / "clear" / f"{photo.name}.png")
         depth = known_depth(photo.name, clear.shape)
         if split == "train" and depth is not None:
             (out / "train" / "depth").mkdir(parents=True, exist_ok=True)

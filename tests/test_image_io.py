@@ -8,7 +8,7 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms, ImageOps
 
-from dehaze.image_io import ImageError, fit_within, load_image, save_image, source_bit_depth, validate_image
+from dehaze.image_io import ImageError, fit_within, load_image, save_image, source_bit_depth, to_uint8, validate_image
 from tests.colour_profiles import display_p3_icc, p3_to_srgb_linear, srgb_decode, srgb_encode
 
 
@@ -185,3 +185,10 @@ def test_16_bit_display_p3_photo_keeps_its_precision_through_the_conversion(tmp_
     expected = srgb_encode(srgb_decode(p3[8]) @ p3_to_srgb_linear().T)
     assert np.abs(loaded - expected).max() < 1.5 / 255
     assert len(np.unique(loaded[:, 0])) > 1000  # an 8-bit conversion leaves at most 256 levels
+
+
+def test_lossless_webp_keeps_every_8_bit_value(tmp_path, clear_photo):
+    save_image(clear_photo, tmp_path / "photo.webp", lossless=True)
+    assert np.array_equal(to_uint8(load_image(tmp_path / "photo.webp")), to_uint8(clear_photo))
+    save_image(clear_photo, tmp_path / "lossy.webp")
+    assert not np.array_equal(to_uint8(load_image(tmp_path / "lossy.webp")), to_uint8(clear_photo))
