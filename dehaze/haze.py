@@ -42,6 +42,11 @@ DARKER_STOPS = (0.5, 3.0)  # exposure taken off a photo made to stand for dusk, 
 DIM_STOPS = (1.0, 4.0)  # exposure taken off a whole hazy scene, airlight included: dim fog
 
 
+def exposed(image: np.ndarray, factor: float) -> np.ndarray:
+    """An sRGB image (or colour) with its exposure scaled by `factor` in linear light, as a camera would."""
+    return linear_to_srgb(srgb_to_linear(image) * np.float32(factor))
+
+
 def darker_exposure(clear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The photo exposed 0.5 to 3 stops darker, in linear light: dusk, shade and night scenes.
 
@@ -49,7 +54,7 @@ def darker_exposure(clear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     scene the likelier answer was a bright sky; on dark scenes under bright airlight the
     generator left haze there (the top of a night sky: clear 0.17, hazy 0.90, output 0.98).
     """
-    return linear_to_srgb(srgb_to_linear(clear) * np.float32(2.0 ** -rng.uniform(*DARKER_STOPS)))
+    return exposed(clear, 2.0 ** -rng.uniform(*DARKER_STOPS))
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -181,7 +186,7 @@ def random_haze(clear: np.ndarray, rng: np.random.Generator, depth: Optional[np.
     transmission = transmission_from_depth(depth, beta)
     airlight = np.full(3, random_airlight(rng).mean(), np.float32) if grayscale else random_airlight(rng)
     if exposure != 1.0:
-        clear, airlight = (linear_to_srgb(srgb_to_linear(v) * np.float32(exposure)) for v in (clear, airlight))
+        clear, airlight = exposed(clear, exposure), exposed(airlight, exposure)
     quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)) if rng.random() < 0.85 else None
     hazy = camera(scatter(clear, transmission, airlight), rng, quality)
     if grayscale:  # JPEG's chroma rounding must not leave colour in a grey photo

@@ -253,10 +253,13 @@ def train(args):
     )
     started = time.time()
 
+    def budget_spent():
+        """Share of the --minutes budget behind us; 0 without one."""
+        return (time.time() - started) / (args.minutes * 60) if args.minutes else 0.0
+
     def share_done(step):
-        """Of the steps, or of the --minutes budget when that runs out first, so a timed run still decays its rate."""
-        share = step / args.steps
-        return max(share, (time.time() - started) / (args.minutes * 60)) if args.minutes else share
+        """Of the steps, or of the time budget when that runs out first, so a timed run still decays its rate."""
+        return max(step / args.steps, budget_spent())
 
     step = start
     if validation and best == -float("inf"):  # the starting point is the score to beat
@@ -286,7 +289,7 @@ def train(args):
             export_weights(run / f"average_{step:06d}.safetensors", step)
         if step % args.checkpoint_every == 0:
             save_checkpoint(step)
-        if args.minutes and distributed.any_rank(time.time() - started > args.minutes * 60, device):
+        if args.minutes and distributed.any_rank(budget_spent() > 1, device):
             print(f"time budget of {args.minutes} min reached at step {step}")
             break
     progress.close()
