@@ -69,7 +69,7 @@ def case_functions() -> dict:
 
 
 def hazy_input(megapixels: float) -> np.ndarray:
-    from dehaze.haze import random_haze
+    from dehaze.training.haze import random_haze
     from dehaze.image_io import load_image, resize
 
     clear = load_image(ROOT / "examples" / "picosdeeuropa_by_Aitzol_Berasategi_clear.jpg")

@@ -1,13 +1,24 @@
-"""The conditional GAN: a DeblurGAN-style ResNet generator and a PatchGAN critic.
+"""The conditional GAN: DeblurGAN-style ResNet generators and a PatchGAN critic.
 
 Follows the ResNet generator and PatchGAN discriminator of pix2pix/CycleGAN
-(Isola et al. 2017, Zhu et al. 2017) as used by DeblurGAN (Kupyn et al. 2018):
-the generator predicts a residual that a global skip adds to its input, and the
-critic scores overlapping patches of (hazy, candidate) pairs.
+(Isola et al. 2017, Zhu et al. 2017) as used by DeblurGAN (Kupyn et al. 2018).
+Two generators share that trunk:
+
+- `ScatteringGenerator` predicts what the atmospheric scattering model needs, a
+  smooth transmission map and the airlight, and composes the clear scene from them
+  (as DCPDN, Zhang and Patel 2018, puts the model inside a GAN). It can deepen
+  contrast the input has; it cannot paint a shape into flat fog.
+- `ResnetGenerator` predicts free pixels: a residual that a global skip adds to its
+  input. On real fog it painted skies, clouds and blotches (see the model card).
+
+The critic scores overlapping patches of (hazy, candidate) pairs.
 """
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+
+from .guided_filter import affine_coefficients
 
 
 class GlobalContext(nn.Module):
@@ -128,3 +139,104 @@ class PatchCritic(nn.Module):
 
     def forward(self, hazy, candidate):
         return self.model(torch.cat([hazy, candidate], dim=1))
+
+
+def srgb_to_linear(image: torch.Tensor) -> torch.Tensor:
+    """sRGB values in [0, 1] to linear light, differentiable (torch's twin of `scattering.srgb_to_linear`)."""
+    return torch.where(image <= 0.04045, image / 12.92, ((image.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(image: torch.Tensor) -> torch.Tensor:
+    """Linear light to sRGB values in [0, 1], differentiable; the slope at 0 stays finite."""
+    image = image.clamp(0.0, 1.0)
+    return torch.where(image <= 0.0031308, image * 12.92, 1.055 * image.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def compose_scene(hazy: torch.Tensor, transmission: torch.Tensor, airlight: torch.Tensor) -> torch.Tensor:
+    """J = (I - A) / t + A in linear light, as haze mixes light; (B, 3, H, W) sRGB in and out, airlight (B, 3)."""
+    airlight = srgb_to_linear(airlight)[:, :, None, None]
+    return linear_to_srgb((srgb_to_linear(hazy) - airlight) / transmission + airlight)
+
+
+def dark_channel_prior(image: torch.Tensor, patch: int, bright_share: float):
+    """(transmission, airlight) of the Dark Channel Prior on a (B, 3, H, W) batch, a starting point to correct.
+
+    The airlight is the mean colour of the brightest `bright_share` of the dark channel, not
+    He et al.'s single brightest pixel among them: a handful of pixels made the estimate
+    jump with invisible noise.
+    """
+    dark = -F.max_pool2d(-image.amin(dim=1, keepdim=True), patch, stride=1, padding=patch // 2)
+    count = max(1, int(dark[0].numel() * bright_share))
+    brightest = dark.flatten(1).topk(count, dim=1).indices
+    airlight = torch.gather(image.flatten(2), 2, brightest[:, None].expand(-1, 3, -1)).mean(dim=2)
+    normalized = image / airlight.clamp(min=0.05)[:, :, None, None]
+    dark_normalized = -F.max_pool2d(-normalized.amin(dim=1, keepdim=True), patch, stride=1, padding=patch // 2)
+    return (1.0 - 0.95 * dark_normalized).clamp(0.0, 1.0), airlight
+
+
+def guided_upsample(low: torch.Tensor, guide: torch.Tensor, radius: int = 4, eps: float = 1e-3) -> torch.Tensor:
+    """Bring a (B, 1, h, w) map to the (B, 1, H, W) guide's size with edges where the guide has them.
+
+    He and Sun's fast guided filter: the local affine coefficients of map ~ guide are
+    fitted at the map's size and upsampled; only q = a guide + b runs at full size. A
+    transmission map predicted at a quarter of the size so keeps depth edges sharp
+    instead of leaving halos around objects against the sky.
+    """
+    small_guide = F.interpolate(guide, size=low.shape[-2:], mode="area")
+    a, b = affine_coefficients(small_guide, low, radius, eps)
+    a, b = F.interpolate(torch.cat([a, b], dim=1), size=guide.shape[-2:], mode="bilinear", align_corners=False).chunk(2, 1)
+    return a * guide + b
+
+
+class ScatteringGenerator(nn.Module):
+    """Transmission map and airlight from a ResNet trunk; the clear scene composed by the scattering model.
+
+    The free-pixel generator learned on synthetic pairs to turn any faint tint in bright
+    fog into the clear photo's blue sky, and on real fog, where that tint is noise, JPEG
+    chroma or the fog's own colour, it painted sky patches, clouds and blotches. Here the
+    network's outputs are physical: a transmission t in [min_transmission, 1] per pixel,
+    predicted at a quarter of the input's size (it is smooth) and lifted by a guided filter,
+    and an airlight A per image, a bounded correction of the Dark Channel Prior's. The
+    scene is J = (I - A) / t + A in linear light, plus a per-image colour cast of at most
+    `max_cast`, too small and too global to draw a shape. Flat fog (I near A) stays flat.
+
+    The trunk sees the hazy image at half size with the prior's transmission, and works
+    at an eighth of the size: about a fifth of the free-pixel generator's cost. Its heads
+    start at zero, so an untrained generator returns the Dark Channel Prior's scene.
+    """
+
+    def __init__(self, ngf: int = 32, n_blocks: int = 6, min_transmission: float = 0.05, max_cast: float = 0.03,
+                 max_airlight_change: float = 0.2):
+        super().__init__()
+        self.min_transmission, self.max_cast, self.max_airlight_change = min_transmission, max_cast, max_airlight_change
+        self.trunk = nn.Sequential(
+            nn.ReflectionPad2d(3), nn.Conv2d(4, ngf, kernel_size=7), nn.ReLU(True),
+            nn.Conv2d(ngf, ngf * 2, kernel_size=3, stride=2, padding=1), nn.ReLU(True),
+            nn.Conv2d(ngf * 2, ngf * 4, kernel_size=3, stride=2, padding=1), nn.ReLU(True),
+            *[ResnetBlock(ngf * 4, global_context=True) for _ in range(n_blocks)],
+        )
+        self.transmission_head = nn.Sequential(
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, kernel_size=3, stride=2, padding=1, output_padding=1), nn.ReLU(True),
+            nn.Conv2d(ngf * 2, 1, kernel_size=3, padding=1),
+        )
+        self.scene_head = nn.Sequential(nn.Linear(ngf * 4, ngf * 4), nn.ReLU(True), nn.Linear(ngf * 4, 6))
+        for head in (self.transmission_head[-1], self.scene_head[-1]):
+            nn.init.zeros_(head.weight)  # start from the prior: zero corrections
+            nn.init.zeros_(head.bias)
+
+    def forward(self, hazy: torch.Tensor):
+        """(scene, transmission, airlight) for a (B, 3, H, W) hazy batch in [0, 1] sRGB, any H and W."""
+        height, width = hazy.shape[-2:]
+        small = F.interpolate(hazy, size=(max(8, round(height / 8) * 4), max(8, round(width / 8) * 4)), mode="area")
+        prior, prior_airlight = dark_channel_prior(small, patch=7, bright_share=0.01)
+        features = self.trunk(torch.cat([small, prior], dim=1) * 2 - 1)
+        airlight_change, cast = torch.tanh(self.scene_head(features.mean(dim=(2, 3)))).chunk(2, dim=1)
+        airlight = (prior_airlight + self.max_airlight_change * airlight_change).clamp(0.02, 1.0)
+        low = self.transmission_head(features)
+        span = 1.0 - self.min_transmission
+        start = ((F.avg_pool2d(prior, 2) - self.min_transmission) / span).clamp(0.02, 0.98)
+        transmission = self.min_transmission + span * torch.sigmoid(torch.logit(start) + low)
+        gray = (hazy * hazy.new_tensor([0.299, 0.587, 0.114])[:, None, None]).sum(dim=1, keepdim=True)
+        transmission = guided_upsample(transmission, gray).clamp(self.min_transmission, 1.0)
+        scene = compose_scene(hazy, transmission, airlight) + self.max_cast * cast[:, :, None, None]
+        return scene.clamp(0.0, 1.0), transmission, airlight

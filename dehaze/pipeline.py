@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .dcp import dehaze_dcp
+from .gan import ScatteringGenerator
 from .guided_filter import (
     apply_affine_map, default_device, lift_to_full_resolution, resize_tensor, strip_height, to_array, to_tensor,
 )
@@ -44,17 +45,24 @@ def dehaze_gan(image: np.ndarray, generator) -> DehazeResult:
 def dehaze_gan_batch(images: list, generator) -> list:
     """`dehaze_gan` for (H, W, 3) images of one size, in one pass of the generator.
 
-    The output is bounded by `scattering.brightest_scene` and `darkest_scene` at DCP's
-    airlight: the generator may not brighten haze that is darker than the haze's own light,
-    nor paint a scene into haze that has reached that light.
+    A `ScatteringGenerator` composes its scene from a transmission map and an airlight, so
+    the scattering model bounds it by construction. The free-pixel `ResnetGenerator`'s
+    output is bounded by `scattering.brightest_scene` and `darkest_scene` at DCP's
+    airlight: it may not brighten haze that is darker than the haze's own light, nor paint
+    a scene into haze that has reached that light.
     """
-    height, width = images[0].shape[:2]
     device = next(generator.parameters()).device
-    with_prior = generator.in_channels > generator.channels
+    batch = torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))).to(device)
+    if isinstance(generator, ScatteringGenerator):
+        with torch.no_grad():
+            scenes, transmissions, airlights = generator(batch)
+        return [DehazeResult(scene.permute(1, 2, 0).cpu().numpy()) for scene in scenes]
+    height, width = images[0].shape[:2]
     estimates = [dehaze_dcp(image) for image in images]
-    stacked = np.stack([np.concatenate([i, e.image], axis=2) if with_prior else i for i, e in zip(images, estimates)])
-    batch = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))).to(device) * 2 - 1
-    batch = F.pad(batch, (0, -width % 4, 0, -height % 4), mode="reflect")
+    if generator.in_channels > generator.channels:  # DCP's estimate beside the hazy image
+        priors = torch.from_numpy(np.stack([e.image for e in estimates]).transpose(0, 3, 1, 2)).to(device)
+        batch = torch.cat([batch, priors], dim=1)
+    batch = F.pad(batch * 2 - 1, (0, -width % 4, 0, -height % 4), mode="reflect")
     with torch.no_grad():
         outputs = generator(batch)[:, :, :height, :width]
     outputs = [((o + 1) / 2).clamp(0, 1).permute(1, 2, 0).cpu().numpy() for o in outputs]

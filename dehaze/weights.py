@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, safe_open, save_file
 
-from .gan import ResnetGenerator
+from .gan import ResnetGenerator, ScatteringGenerator
 from .mscnn import MSCNN
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MODEL_FILES = {"gan": "generator.safetensors", "mscnn": "mscnn.safetensors"}
-MODEL_CLASSES = {"gan": ResnetGenerator, "mscnn": MSCNN}
+MODEL_CLASSES = {"resnet": ResnetGenerator, "scattering": ScatteringGenerator, "mscnn": MSCNN}
 
 
 def save_weights(model: torch.nn.Module, path, config: dict, **metadata) -> None:
@@ -46,14 +46,20 @@ def weights_path(name: str) -> Path:
 
         return Path(hf_hub_download(repo, filename))
     raise FileNotFoundError(
-        f"Weights {filename} not found in {local.parent}. Train them with `python -m dehaze.train {name}` "
+        f"Weights {filename} not found in {local.parent}. Train them with `python -m dehaze.training.train {name}` "
         "or set DEHAZE_HUB_REPO to a Hugging Face repository that holds them."
     )
 
 
+def model_class(name: str, metadata: dict):
+    """The class of model `name` that a file's metadata describes: generators name their architecture
+    ("scattering"); files written before there were two are ResNet generators."""
+    return MODEL_CLASSES[metadata.get("architecture", "resnet" if name == "gan" else name)]
+
+
 def load_model_file(name: str, path) -> torch.nn.Module:
-    config = json.loads(read_metadata(path).get("config", "{}"))
-    model = MODEL_CLASSES[name](**config)
+    metadata = read_metadata(path)
+    model = model_class(name, metadata)(**json.loads(metadata.get("config", "{}")))
     model.load_state_dict(load_file(str(path)))
     return model.eval().requires_grad_(False)
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dehaze import load_image
-from dehaze.haze import scene_depth
+from dehaze.training.haze import scene_depth
 from dehaze.scattering import synthesize_haze, transmission_from_depth
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

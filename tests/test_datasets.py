@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dehaze.datasets import PairedFolderDataset, SyntheticHazeDataset
+from dehaze.training.datasets import PairedFolderDataset, SyntheticHazeDataset
 from dehaze.image_io import save_image
 
 
@@ -36,23 +36,25 @@ def test_synthetic_haze_uses_known_depth_and_is_reproducible(tmp_path, clear_pho
     np.save(tmp_path / "photo.npy", np.tile(np.linspace(0, 1, 640, dtype=np.float32), (480, 1)))
     make = lambda: SyntheticHazeDataset(tmp_path, crop_size=64, length=10, scales=(200,), depth_folder=tmp_path)
     dataset = make()
-    hazy, clear, transmission = dataset[3]
-    assert hazy.shape == clear.shape == (3, 64, 64) and transmission.shape == (1, 64, 64)
+    sample = dataset[3]
+    hazy, clear, transmission = sample["hazy"], sample["clear"], sample["transmission"]
+    assert hazy.shape == clear.shape == sample["clean_hazy"].shape == (3, 64, 64) and transmission.shape == (1, 64, 64)
+    assert sample["airlight"].shape == (3,) and sample["noise"].shape == ()
     assert transmission.std(dim=1).max() < 1e-6  # t = exp(-beta d) of the depth ramp: equal down each column
-    assert all(a.equal(b) for a, b in zip(dataset[3], make()[3]))
-    assert not dataset[3][0].equal(dataset[4][0])
+    assert all(sample[name].equal(again) for name, again in make()[3].items())
+    assert not sample["hazy"].equal(dataset[4]["hazy"])
 
 
 def test_synthetic_haze_can_carry_the_dcp_estimate(tmp_path, clear_photo):
     save_image(clear_photo, tmp_path / "photo.png")
-    hazy, clear, _, dcp = SyntheticHazeDataset(tmp_path, crop_size=64, length=4, scales=(320,), with_dcp=True)[1]
-    assert dcp.shape == hazy.shape
-    assert dcp.mean() < hazy.mean() - 0.05  # DCP takes away the airlight that haze added
+    sample = SyntheticHazeDataset(tmp_path, crop_size=64, length=4, scales=(320,), with_dcp=True)[1]
+    assert sample["dcp"].shape == sample["hazy"].shape
+    assert sample["dcp"].mean() < sample["hazy"].mean() - 0.05  # DCP takes away the airlight that haze added
 
 
 def test_dim_share_darkens_haze_and_target_together(tmp_path, clear_photo):
     save_image(clear_photo, tmp_path / "photo.png")
     mean_of = lambda share, item: np.mean([float(SyntheticHazeDataset(
         tmp_path, crop_size=64, length=8, scales=(200,), dim_share=share)[i][item].mean()) for i in range(8)])
-    for item in (0, 1):  # the hazy input and its clear target, one stop darker at least
+    for item in ("hazy", "clear"):  # the hazy input and its clear target, one stop darker at least
         assert mean_of(1.0, item) < 0.8 * mean_of(0.0, item)

@@ -69,7 +69,7 @@ def test_torchrun_trains_resumes_and_exports(tmp_path):
     def torchrun(steps):
         # --standalone: torchrun picks its own free port, with no window for another process to take it
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                   "-m", "dehaze.train", "gan", "--data", str(data), "--steps", str(steps),
+                   "-m", "dehaze.training.train", "gan", "--data", str(data), "--steps", str(steps),
                    "--batch-size", "1", "--crop-size", "32", "--ngf", "4", "--n-blocks", "1", "--ndf", "4",
                    "--adv-start", "1", "--workers", "0", "--device", "cpu", "--run-dir", str(run),
                    "--export", str(export), "--sample-every", "2", "--checkpoint-every", "2"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dehaze.haze import (
+from dehaze.training.haze import (
     BETA_RANGES, DARKER_STOPS, darker_exposure, jpeg_round_trip, linear_to_srgb, random_haze, scatter, scene_depth,
     sky_mask, srgb_to_linear,
 )

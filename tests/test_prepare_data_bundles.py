@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from dehaze.prepare_data import (
+from dehaze.training.prepare_data import (
     INDEPENDENT, PHOTOGRAPHS, REAL_HAZE, Photo, in_bundle, provenance, rcc_read, resolve, split_of)
 
 RESERVED = {"lxqt-themes", "palapeli-data", "sddm-theme-maldives", "opencv-doc", "gimp-help-en", "scikit-learn"}

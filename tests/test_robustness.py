@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dehaze import dehaze, load_image
-from dehaze.haze import jpeg_round_trip
+from dehaze.training.haze import jpeg_round_trip
 from dehaze.metrics import psnr
 from dehaze.pipeline import run_method
 from dehaze.scattering import synthesize_haze

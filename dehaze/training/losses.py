@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .metrics import ssim_torch
+from ..metrics import ssim_torch
 
 GRADIENT_PENALTY_WEIGHT = 10.0
 PIXEL_LOSSES = {"l1": "l1", "mse": "10 mse"}

@@ -26,9 +26,9 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from .guided_filter import guided_filter
-from .image_io import fit_within, resize, to_uint8
-from .scattering import linear_to_srgb, normalize, srgb_to_linear, transmission_from_depth
+from ..guided_filter import guided_filter
+from ..image_io import fit_within, resize, to_uint8
+from ..scattering import linear_to_srgb, normalize, srgb_to_linear, transmission_from_depth
 
 LEVELS = ("clear", "light", "dense")
 LEVEL_PROBABILITIES = (0.1, 0.45, 0.45)
@@ -154,7 +154,12 @@ def camera(image: np.ndarray, rng: np.random.Generator, jpeg_quality: Optional[i
 
 @dataclass
 class HazySample:
-    """A hazy photo, its clear target and what made it."""
+    """A hazy photo, its clear target and what made it.
+
+    `clean_hazy` is the haze before the camera (noise, blur, JPEG) and `noise` the standard
+    deviation of what the camera added: together they tell where haze has left less of
+    the scene than the camera's errors (`dehaze.training.targets`).
+    """
 
     hazy: np.ndarray
     clear: np.ndarray
@@ -163,6 +168,8 @@ class HazySample:
     beta: float
     level: str
     jpeg_quality: Optional[int]
+    clean_hazy: Optional[np.ndarray] = None
+    noise: Optional[float] = None
 
 
 def random_haze(clear: np.ndarray, rng: np.random.Generator, depth: Optional[np.ndarray] = None,
@@ -188,10 +195,12 @@ def random_haze(clear: np.ndarray, rng: np.random.Generator, depth: Optional[np.
     if exposure != 1.0:
         clear, airlight = exposed(clear, exposure), exposed(airlight, exposure)
     quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)) if rng.random() < 0.85 else None
-    hazy = camera(scatter(clear, transmission, airlight), rng, quality)
+    clean_hazy = scatter(clear, transmission, airlight)
+    hazy = camera(clean_hazy, rng, quality)
     if grayscale:  # JPEG's chroma rounding must not leave colour in a grey photo
         hazy = np.repeat(luminance(hazy)[:, :, None], 3, axis=2)
     # A haze-free photo should come back as it was given, its noise and compression included:
     # a target without them taught the generator to alter clean photos' texture.
     target = hazy if level == "clear" else clear.astype(np.float32)
-    return HazySample(hazy, target, transmission, airlight, float(beta), level, quality)
+    noise = float(np.std(hazy - clean_hazy))
+    return HazySample(hazy, target, transmission, airlight, float(beta), level, quality, clean_hazy, noise)

@@ -1,18 +1,20 @@
 """Build the training, validation and test sets from freely licensed photographs in Debian packages.
 
     apt-get update && apt-get install -y libedje-bin   # edje_decc, for enlightenment-data's photos
-    python -m dehaze.prepare_data --out data
+    python -m dehaze.training.prepare_data --out data
 
 Every package is fetched by name (`apt-get download`) and unpacked under
 `<out>/packages/`, so nothing needs installing and the sets are reproducible from
 package names; photos bundled with scikit-image come from the installed library. GCompris keeps its photos
 inside Qt resource bundles (`.rcc`): a photo there is named `<bundle>.rcc:<resource path>` and extracted by
 `rcc_read`, and its credit is read from the README beside it in the bundle.
-Photos are split by name into three sets that never share a photo:
+The photos and their splits are listed in `photos.csv` beside this file (chosen by hand: validation
+and test span landscapes, cities, close-ups and indoor scenes from every source; photos of 480 px
+or less on the short side, and black-and-white ones, were left out). The splits never share a photo:
 
 - train: clear photos at up to 640 px, the largest copy training crops from, as lossless
   WebP (46 MB for 190 photos, so the split fits beside the repository in the 64 MiB a
-  lent GPU machine receives); haze is synthesized on the fly (`dehaze.haze`).
+  lent GPU machine receives); haze is synthesized on the fly (`dehaze.training.haze`).
 - val: photos never trained on, each hazed once light and once dense with a fixed
   seed, for choosing checkpoints and settings.
 - test: the held-out photos, hazed the same way with another seed; score it rarely.
@@ -20,7 +22,7 @@ Photos are split by name into three sets that never share a photo:
 `--independent` writes only `<out>/independent`, from packages reserved for an
 independent test of generalization (never used for training, validation or
 tuning). Hazy files are named `<photo>_<level>_<beta>_<airlight>.png` beside
-`clear/<photo>.png` (the RESIDE layout `dehaze.evaluate` reads). `manifest.csv`
+`clear/<photo>.png` (the RESIDE layout `dehaze.training.evaluate` reads). `manifest.csv`
 lists each photo's package, license, copyright and source.
 """
 
@@ -37,10 +39,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ..image_io import fit_within, load_image, save_image
+from ..scattering import depth_from_disparity
 from .datasets import TRAINING_SCALES
 from .haze import random_haze
-from .image_io import fit_within, load_image, save_image
-from .scattering import depth_from_disparity
 
 
 @dataclass(frozen=True)
@@ -53,119 +55,32 @@ class Photo:
     license: str = ""  # where neither the package's copyright file nor a bundle's README credits it readably
 
 
-def photos(package, folder, names, prefix, suffix=".jpg", license=""):
-    return [Photo(f"{prefix}_{Path(n).stem}", package, f"{folder}/{n}{suffix}", license) for n in names]
+PHOTO_LIST = Path(__file__).with_name("photos.csv")
+SPLITS = ("train", "val", "test", "independent", "real")
 
 
-LOMIRI = "/usr/share/backgrounds"
-SCRATCH = "/usr/share/scratch/Media/Backgrounds"
-ENLIGHTENMENT = "/usr/share/enlightenment/data/backgrounds"
-LEMONLDAP = "/usr/share/lemonldap-ng/portal/htdocs/static/common/backgrounds"
-KPHOTOALBUM = "/usr/share/kphotoalbum/demo"
-LIFEOGRAPH = "/usr/share/net.sourceforge.Lifeograph/backgrounds"
-TUXPAINT = "/usr/share/tuxpaint/templates"
-MONUMENTS = "/usr/share/gcompris-qt/rcc/explore_monuments.rcc:/gcompris/src/activities/explore_monuments/resource"
-ERASE = "/usr/share/gcompris-qt/rcc/erase.rcc:/gcompris/src/activities/erase/resource"
+def read_photo_list(path=PHOTO_LIST) -> list:
+    """(split, Photo) for each row of `photos.csv` (name, split, package, path, license), in the file's order.
 
-PHOTOGRAPHS = [
-    *[Photo(n, "lomiri-wallpapers-16.04", f"{LOMIRI}/{n}.jpg") for n in [
-        "Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace", "Picture_1A_by_freespace",
-        "Wine_by_Jakkub_Mede", "free_by_Peter_Nerlich", "picosdeeuropa_by_Aitzol_Berasategi",
-        "seeding_by_Clements_Engelhardt", "sunset_by_Aitzol_Berasategi", "aitzgorri_by_Aitzol_Berasategi",
-        "friends_by_Aitzol_Berasategi", "greentock_by_Peter_Nerlich", "life_by_Aitzol_Berasategi"]],
-    Photo("Kleiber_by_Lukas_Baubkus", "lomiri-wallpapers-20.04", f"{LOMIRI}/Kleiber_by_Lukas_Baubkus.jpg"),
-    *photos("mate-backgrounds", "/usr/share/backgrounds/mate/nature", [
-        "Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops", "Storm",
-        "TwoWings", "Wood", "YellowFlower"], "mate"),
-    *photos("plasma-workspace-wallpapers", "/usr/share/wallpapers", [
-        "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey", "Kite",
-        "MilkyWay", "OneStandsOut", "Path", "Volna", "summer_1am"], "plasma", suffix=""),
-    *photos("scratch", f"{SCRATCH}/Nature", [
-        "beach-malibu", "canyon", "flower-bed", "forest", "garden-rock", "grand-canyon", "gravel-desert", "hill",
-        "lake", "pathway", "tree", "water-and-rocks", "wave", "woods-and-bench"], "scratch"),
-    *photos("scratch", f"{SCRATCH}/Outdoors", [
-        "bench-with-view", "boardwalk", "building-at-mit", "castle", "city-with-water", "city-with-water2",
-        "driveway", "hay_field", "houses", "mansion", "parking-ramp", "pool", "route66", "silos", "train-tracks1",
-        "train-tracks2", "village", "wooden-house"], "scratch"),
-    *photos("scratch", f"{SCRATCH}/Indoors", ["hall", "kitchen", "room1"], "scratch"),
-    *photos("enlightenment-data", ENLIGHTENMENT, [
-        "Bamboo", "Dunes", "Green-Maple", "Lichen-Branches", "Mountain", "Peaks", "Red-Maple",
-        "Sea-of-Lanterns", "Snow-Trees", "Spruce-Needles", "Sunset-Clouds", "Sunset-Hills", "White-Flower",
-        "Yellow-Flower"], "enlightenment", suffix=".edj"),
-    *photos("liblemonldap-ng-portal-perl", LEMONLDAP, [
-        "1280px-Anse_Source_d'Argent_2-La_Digue", "1280px-Autumn-clear-water-waterfall-landscape_-_Virginia_-_ForestWander",
-        "1280px-BrockenSnowedTrees", "1280px-Cedar_Breaks_National_Monument_partially",
-        "1280px-Parry_Peak_from_Winter_Park", "Aletschgletscher_mit_Pinus_cembra1"], "wikimedia"),
-    *photos("kphotoalbum", KPHOTOALBUM, [
-        "skagen", "skagen_2", "cold_water", "sunset", "snow", "pool", "new_wave_1", "new_wave_2", "bar55",
-        "donna", "jesper", "spiff"], "kphotoalbum", license="GPL-2+ (the package's license; its copyright file is not machine-readable)"),
-    *photos("lifeograph", LIFEOGRAPH, ["street", "snow", "horizon", "trams", "cloister", "sands", "pier"], "lifeograph"),
-    *[Photo(f"skimage_{Path(n).stem}", "scikit-image", n, license) for n, license in [
-        ("astronaut.png", "public domain (NASA)"), ("chelsea.png", "CC0 (Stefan van der Walt)"),
-        ("coffee.png", "CC0 (Rachel Michetti)"), ("rocket.jpg", "public domain (SpaceX)"),
-        ("motorcycle_left.png", "Middlebury 2014 stereo dataset (Scharstein et al., GCPR 2014); skimage.data states no license")]],
-    # Tux Paint's photo templates, credited to Bill Kendrick in its AUTHORS file, less those 480 px or less on the
-    # short side (mossy_bark, trees_above, trees_at_dusk, wool_mill_machine)
-    *photos("tuxpaint-data", TUXPAINT, [
-        "burnt_bark", "cliff", "corn_maze", "jellyfish", "lighthouse", "mossy_log", "mudstone", "ocean_splash",
-        "ocean_waves", "redwoods_above", "rocks", "sheep", "spiders_web", "sun_behind_clouds", "sun_behind_leaves"],
-        "tuxpaint"),
-    # GCompris's landmark photos (1024 px wide), less cabrillo and victoriaMemorial (under 460 px on the short
-    # side) and castleClinton (black and white)
-    *photos("gcompris-qt-data", MONUMENTS, [
-        "wonders/chichenItza", "wonders/christTheRedeemer", "wonders/colosseum", "wonders/greatWallofChina",
-        "wonders/machuPicchu", "wonders/petra", "wonders/tajMahal", "india/ajantaCave", "india/charminar",
-        "india/gatewayofIndia", "india/goldenTemple", "india/greatStupa", "india/hawaMahal", "india/konarkSunTemple",
-        "india/mysorePalace", "india/qutubMinar", "india/rangGhar", "france/arlesAmphitheater",
-        "france/chateaudeChambord", "france/chateaudeChenonceau", "france/citedeCarcassonne", "france/eiffelTower",
-        "france/montStMichel", "france/palaisdesPapes", "france/pontduGard", "france/reimsCathedral",
-        "france/rocamadour", "germany/berlinCathedral", "germany/brandenburgGate", "germany/neuschwansteinCastle",
-        "germany/schwerinPalace", "germany/trierImperialBaths", "germany/wormsCathedral", "usa/canyondeChelly",
-        "usa/castillodeSanMarcos", "usa/fortSumter", "usa/georgeWashingtonBirthplace", "usa/lincolnMemorial",
-        "usa/mountRushmore", "usa/navajo", "usa/statueofLiberty", "egypt/bentPyramid", "egypt/greatPyramidOfGiza",
-        "egypt/meidumPyramid", "egypt/redPyramid"], "gcompris", suffix=".webp"),
-    *photos("gcompris-qt-data", MONUMENTS, ["germany/aulaPalatina"], "gcompris", suffix=".webp",
-            license="Public Domain (Berthold Werner, https://commons.wikimedia.org/wiki/File:Trier_Konstantinbasilika_"
-                    "BW_1.JPG; the bundle's README credits it under the misspelt name germany/audaPalatina.webp)"),
-    # GCompris's animal photos (1920x1080)
-    *photos("gcompris-qt-data", ERASE, [
-        "alpaca", "bee", "butterfly", "calf", "camels", "caterpillar", "chamaeleon", "cheetah", "crab", "dolphin",
-        "flying_fox", "gibbon", "giraffe", "goat", "gorilla", "gosling", "heron", "horse", "kingfisher", "kitten",
-        "long_nosed_monkey", "macaque", "meerkats", "northern_harrier", "nubian_ibex", "penguin", "pika",
-        "red_panda", "rhinoceros", "spoonbills", "squirrel", "swans", "toucan"], "gcompris", suffix=".webp"),
-]
+    Splits: train, val (never trained on, for choosing), test (held out, scored rarely),
+    independent (packages reserved for an independent check, never trained, validated or
+    tuned on) and real (real hazy photos without a clear version, never trained on). The
+    order matters: val and test photos are hazed one after another from one seed per split.
+    """
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    for row in rows:
+        if row["split"] not in SPLITS:
+            raise ValueError(f"{path}: {row['name']} has unknown split {row['split']!r}; use one of {', '.join(SPLITS)}")
+    return [(row["split"], Photo(row["name"], row["package"], row["path"], row["license"])) for row in rows]
 
-# Never trained on: chosen by hand to span landscapes, cities, close-ups and indoor scenes from every source.
-VALIDATION_NAMES = {
-    "sunset_by_Aitzol_Berasategi", "mate_Dune", "plasma_Kite", "scratch_grand-canyon", "scratch_lake",
-    "scratch_city-with-water", "scratch_village", "scratch_kitchen", "enlightenment_Peaks", "enlightenment_Sunset-Hills",
-    "wikimedia_1280px-Cedar_Breaks_National_Monument_partially", "kphotoalbum_skagen", "lifeograph_street",
-    "skimage_chelsea",
-}
-TEST_NAMES = {
-    "picosdeeuropa_by_Aitzol_Berasategi", "Bridge_by_Sander_Klootwijk", "mate_Storm", "mate_GreenMeadow",
-    "plasma_Path", "plasma_EveningGlow", "plasma_ColdRipple", "skimage_coffee",
-}
-# Reserved for an independent test of generalization: never train, validate or tune on these.
-INDEPENDENT = [
-    *photos("lxqt-themes", "/usr/share/lxqt/wallpapers", ["after-the-rain", "Butterfly-Kenneth-Wimer"], "lxqt"),
-    *photos("palapeli-data", "/usr/share/palapeli/collection", [
-        "cincinnati-bridge", "european-honey-bee", "panther-chameleon-female", "castle-maintenon"], "palapeli"),
-    *photos("opencv-doc", "/usr/share/doc/opencv-doc/examples/data", [
-        "fruits", "baboon", "home", "aero1", "messi5", "building", "orange", "leuvenA"], "opencv"),
-    *photos("gimp-help-en", "/usr/share/gimp/2.0/help/en/images/tutorials", [
-        "quickie-jpeg-example", "quickie-crop-example-result"], "gimp"),
-    *[Photo(f"sklearn_{Path(n).stem}", "scikit-learn", n, "CC-BY-2.0 (Flickr, see sklearn.datasets.load_sample_images)")
-      for n in ["china.jpg", "flower.jpg"]],
-]
 
-# Real hazy photos with no clear version: never trained on, shown as examples and in the model card's sheet.
-REAL_HAZE = [
-    Photo("real_lifeograph_fog", "lifeograph", f"{LIFEOGRAPH}/fog.jpg"),
-    Photo("real_kphotoalbum_grand_canyon_3", "kphotoalbum", f"{KPHOTOALBUM}/grand_canyon_3.jpg",
-          "GPL-2+ (the package's license; its copyright file is not machine-readable)"),
-    Photo("real_enlightenment_Foggy-Trees", "enlightenment-data", f"{ENLIGHTENMENT}/Foggy-Trees.edj"),
-]
+PHOTO_LIST_ROWS = read_photo_list()
+PHOTOGRAPHS = [photo for split, photo in PHOTO_LIST_ROWS if split in ("train", "val", "test")]
+VALIDATION_NAMES = {photo.name for split, photo in PHOTO_LIST_ROWS if split == "val"}
+TEST_NAMES = {photo.name for split, photo in PHOTO_LIST_ROWS if split == "test"}
+INDEPENDENT = [photo for split, photo in PHOTO_LIST_ROWS if split == "independent"]  # never train, validate or tune on
+REAL_HAZE = [photo for split, photo in PHOTO_LIST_ROWS if split == "real"]
 EXAMPLES = {"picosdeeuropa_by_Aitzol_Berasategi": "light", "mate_Storm": "dense", "plasma_Path": "dense",
             "skimage_coffee": "light"}  # test photos, so the app's examples were never trained on
 EXAMPLE_SIDE = 640

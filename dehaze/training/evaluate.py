@@ -1,10 +1,10 @@
 """Evaluate every method on a paired folder (RESIDE layout): PSNR and SSIM per image and on average.
 
-    python -m dehaze.evaluate data/val --csv results.csv
-    python -m dehaze.evaluate --sheet sheet.jpg --photos examples/real_*.jpg
+    python -m dehaze.training.evaluate data/val --csv results.csv
+    python -m dehaze.training.evaluate --sheet sheet.jpg --photos examples/real_*.jpg
 
 'input' is the hazy image itself, the score of doing nothing. Hazy files named
-`<photo>_light_...` or `<photo>_dense_...` (as `dehaze.prepare_data` writes them)
+`<photo>_light_...` or `<photo>_dense_...` (as `dehaze.training.prepare_data` writes them)
 are also averaged by haze level, and each method counts the images on which it
 beats DCP. Every clear photo of the folder is also run through each method as if
 it were hazy: 'haze-free' is the PSNR of that output against the photo itself,
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..image_io import load_image, resize, save_image
+from ..metrics import score
+from ..pipeline import METHODS, WORKING_SIZE, dehaze
 from .datasets import PairedFolderDataset
-from .image_io import load_image, resize, save_image
-from .metrics import score
-from .pipeline import METHODS, WORKING_SIZE, dehaze
 
 LEVELS = ("light", "dense")
 HAZE_FREE = "haze-free"

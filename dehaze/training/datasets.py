@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .dcp import dehaze_dcp
-from .image_io import ImageError, fit_within, load_image, resize
+from ..dcp import dehaze_dcp
+from ..image_io import ImageError, fit_within, load_image, resize
 from .haze import DIM_STOPS, LEVEL_PROBABILITIES, darker_exposure, random_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -76,16 +76,17 @@ def random_crop(rng: np.random.Generator, size: int, *images):
 
 
 class SyntheticHazeDataset(Dataset):
-    """Photos hazed on the fly, then cropped: (hazy, clear, transmission[, dcp]) tensors in [0, 1].
+    """Photos hazed on the fly, then cropped: dicts of hazy, clear, transmission, clean_hazy[, dcp] maps
+    in [0, 1], the airlight (3,) and the camera's noise level (see `dehaze.training.haze.HazySample`).
 
     Each photo is kept at several scales so crops see both wide views and details.
-    The whole photo is hazed before cropping (`dehaze.haze.random_haze`: depth that
+    The whole photo is hazed before cropping (`dehaze.training.haze.random_haze`: depth that
     follows the scene, linear-light scattering, camera noise and JPEG), so depth spans
     the frame as in a real scene. Where `depth_folder` holds `<stem>.npy` (relative
     depth in [0, 1], same size as the photo) it replaces the estimated depth. With
     `with_dcp`, DCP's estimate of the clear photo, computed on the whole hazy photo
-    as at inference, comes last. A `darker_share` of the samples are exposed darker
-    before hazing (`dehaze.haze.darker_exposure`), for more dusk and night scenes, and a
+    as at inference, is `dcp`. A `darker_share` of the samples are exposed darker
+    before hazing (`dehaze.training.haze.darker_exposure`), for more dusk and night scenes, and a
     `dim_share` are exposed darker as a whole, haze included, for dim fog (`random_haze`'s
     `exposure`).
     """
@@ -124,6 +125,11 @@ class SyntheticHazeDataset(Dataset):
             clear = darker_exposure(clear, rng)
         sample = random_haze(np.ascontiguousarray(clear), rng, depth, level_probabilities=self.level_probabilities,
                              exposure=exposure)
-        images = [sample.hazy, sample.clear, sample.transmission]
-        images += [dehaze_dcp(sample.hazy).image] if self.with_dcp else []
-        return tuple(to_tensor(image) for image in random_crop(rng, self.crop_size, *images))
+        maps = {"hazy": sample.hazy, "clear": sample.clear, "transmission": sample.transmission,
+                "clean_hazy": sample.clean_hazy}
+        if self.with_dcp:
+            maps["dcp"] = dehaze_dcp(sample.hazy).image
+        crops = random_crop(rng, self.crop_size, *maps.values())
+        return {**{name: to_tensor(crop) for name, crop in zip(maps, crops)},
+                "airlight": torch.from_numpy(sample.airlight.astype(np.float32)),
+                "noise": torch.tensor(sample.noise, dtype=torch.float32)}

@@ -1,0 +1,44 @@
+"""Honest training targets: where haze has erased the scene, the target keeps the haze.
+
+In a synthetic pair the far scene behind dense haze keeps a faint trace of the clear
+photo (t |J - A| of a few thousandths), and the clear photo asks the generator to
+amplify that trace 10-20x into a blue sky. In real fog there is no such trace: the
+tint is sensor noise, JPEG chroma or the fog's own colour, and amplifying it paints
+sky patches and blotches. So the target removes haze only as far as what is left of
+the scene stands above the camera's noise; the transmission a generator should learn
+then depends on that margin, not on depth alone.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from ..gan import linear_to_srgb, srgb_to_linear
+
+NOISE_FLOOR = 2.0 / 255  # 8-bit rounding and the faintest camera noise: no photo is cleaner than this
+SIGNAL_WINDOW = 5  # the scene's trace is averaged over 5 x 5 pixels, about the finest detail a smooth t can recover
+
+
+def recoverable_share(clean_hazy: torch.Tensor, airlight: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Per pixel, 0 where the scene's trace |I - A| is within the noise, 1 where it stands 3x above it.
+
+    (B, 3, H, W) haze before the camera, (B, 3) airlight, (B,) noise standard deviation;
+    returns (B, 1, H, W). The trace is the largest channel's, in sRGB values as the noise is.
+    """
+    trace = (clean_hazy - airlight[:, :, None, None]).abs().amax(dim=1, keepdim=True)
+    trace = F.avg_pool2d(trace, SIGNAL_WINDOW, stride=1, padding=SIGNAL_WINDOW // 2, count_include_pad=False)
+    margin = trace / noise.clamp(min=NOISE_FLOOR)[:, None, None, None]
+    return ((margin - 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def honest_target(clear, clean_hazy, transmission, airlight, noise):
+    """(scene, transmission) to train towards: the clear photo where the haze left it recoverable, the haze where not.
+
+    With the recoverable share w, the target's transmission is t / (w + (1 - w) t): t where
+    w is 1, 1 (nothing removed) where w is 0. In linear light the target scene is then
+    A + (w + (1 - w) t) (J - A): the clear photo J, or the haze I = A + t (J - A) itself.
+    """
+    share = recoverable_share(clean_hazy, airlight, noise)
+    kept = share + (1.0 - share) * transmission
+    linear_airlight = srgb_to_linear(airlight)[:, :, None, None]
+    scene = linear_to_srgb(linear_airlight + kept * (srgb_to_linear(clear) - linear_airlight))
+    return scene, transmission / kept

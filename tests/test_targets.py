@@ -1,0 +1,32 @@
+import torch
+
+from dehaze.gan import linear_to_srgb, srgb_to_linear
+from dehaze.training.targets import honest_target, recoverable_share
+
+
+def hazed(clear, transmission, airlight):
+    linear_airlight = srgb_to_linear(airlight)[:, :, None, None]
+    return linear_to_srgb(srgb_to_linear(clear) * transmission + linear_airlight * (1 - transmission))
+
+
+def test_honest_target_keeps_the_clear_photo_where_the_scene_stands_above_the_noise():
+    clear = torch.rand(1, 3, 16, 16) * 0.5
+    transmission, airlight = torch.full((1, 1, 16, 16), 0.6), torch.tensor([[0.9, 0.9, 0.9]])
+    scene, target_transmission = honest_target(clear, hazed(clear, transmission, airlight), transmission, airlight,
+                                               noise=torch.tensor([0.005]))
+    assert torch.allclose(scene, clear, atol=1e-4) and torch.allclose(target_transmission, transmission)
+
+
+def test_honest_target_keeps_the_haze_where_the_scene_is_lost_in_noise():
+    """A blue sky behind t = 0.02 leaves a trace below the noise: the target is the fog, not the sky."""
+    sky = torch.tensor([0.35, 0.55, 0.9])[None, :, None, None].expand(1, 3, 16, 16)
+    transmission, airlight = torch.full((1, 1, 16, 16), 0.02), torch.tensor([[0.88, 0.88, 0.88]])
+    clean_hazy = hazed(sky, transmission, airlight)
+    scene, target_transmission = honest_target(sky, clean_hazy, transmission, airlight, noise=torch.tensor([0.02]))
+    assert recoverable_share(clean_hazy, airlight, torch.tensor([0.02])).max() == 0
+    assert torch.allclose(scene, clean_hazy, atol=1e-4)
+    assert torch.allclose(target_transmission, torch.ones_like(target_transmission))
+    # through thinner haze (t = 0.1) and a cleaner camera the sky stands out, and the target is the sky again
+    thinner = torch.full_like(transmission, 0.1)
+    scene, _ = honest_target(sky, hazed(sky, thinner, airlight), thinner, airlight, noise=torch.tensor([0.004]))
+    assert torch.allclose(scene, sky, atol=1e-4)
