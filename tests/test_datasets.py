@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+import torch
 
-from dehaze.training.datasets import PairedFolderDataset, SyntheticHazeDataset
+from dehaze.training.datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device
 from dehaze.image_io import save_image
 
 
@@ -58,3 +59,14 @@ def test_dim_share_darkens_haze_and_target_together(tmp_path, clear_photo):
         tmp_path, crop_size=64, length=8, scales=(200,), dim_share=share)[i][item].mean()) for i in range(8)])
     for item in ("hazy", "clear"):  # the hazy input and its clear target, one stop darker at least
         assert mean_of(1.0, item) < 0.8 * mean_of(0.0, item)
+
+
+def test_device_share_is_hazed_on_the_device_by_the_patchy_synthesizer(tmp_path, clear_photo):
+    save_image(clear_photo, tmp_path / "photo.png")
+    dataset = SyntheticHazeDataset(tmp_path, crop_size=64, length=8, scales=(200,), device_share=1.0)
+    batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=4)))
+    assert batch["on_device"].all() and batch["hazy"].equal(batch["clear"])  # left clear for the device
+    hazed = haze_on_device(batch, torch.Generator().manual_seed(0))
+    assert not hazed["hazy"].equal(hazed["clear"]) and hazed["transmission"].amin() < 0.9
+    assert hazed["noise"].min() > 0 and not hazed["airlight"].equal(batch["airlight"])
+    assert batch["transmission"].eq(1).all()  # the loader's batch is left as it was

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from ..dcp import dehaze_dcp
 from ..image_io import ImageError, fit_within, load_image, resize
 from .haze import DIM_STOPS, LEVEL_PROBABILITIES, darker_exposure, random_haze
+from .haze_patchy import patchy_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
@@ -88,12 +89,17 @@ class SyntheticHazeDataset(Dataset):
     as at inference, is `dcp`. A `darker_share` of the samples are exposed darker
     before hazing (`dehaze.training.haze.darker_exposure`), for more dusk and night scenes, and a
     `dim_share` are exposed darker as a whole, haze included, for dim fog (`random_haze`'s
-    `exposure`).
+    `exposure`). A `device_share` of the samples are left clear, the crop alone, marked
+    `on_device` for `haze_on_device` to haze on the training device with the patchy
+    synthesizer: two synthesizers written apart, so the model learns haze rather than one
+    program's way of drawing it, and a GPU makes that share of the haze itself.
     """
 
     def __init__(self, clear_folder, crop_size=128, length=100_000, scales=TRAINING_SCALES, depth_folder=None, seed=0,
-                 with_dcp=False, level_probabilities=LEVEL_PROBABILITIES, darker_share=0.0, dim_share=0.0):
+                 with_dcp=False, level_probabilities=LEVEL_PROBABILITIES, darker_share=0.0, dim_share=0.0,
+                 device_share=0.0):
         self.crop_size, self.length, self.seed, self.with_dcp = crop_size, length, seed, with_dcp
+        self.device_share = device_share
         self.level_probabilities, self.darker_share, self.dim_share = level_probabilities, darker_share, dim_share
         self.images = []  # (clear, depth or None) at every scale
         for path in list_images(clear_folder):
@@ -118,6 +124,8 @@ class SyntheticHazeDataset(Dataset):
         if rng.random() < 0.5:
             clear = clear[:, ::-1]
             depth = None if depth is None else depth[:, ::-1]
+        if rng.random() < self.device_share:
+            return self.left_for_device(rng, clear)
         exposure = 1.0
         if self.dim_share and rng.random() < self.dim_share:
             exposure = 2.0 ** -rng.uniform(*DIM_STOPS)
@@ -132,4 +140,33 @@ class SyntheticHazeDataset(Dataset):
         crops = random_crop(rng, self.crop_size, *maps.values())
         return {**{name: to_tensor(crop) for name, crop in zip(maps, crops)},
                 "airlight": torch.from_numpy(sample.airlight.astype(np.float32)),
-                "noise": torch.tensor(sample.noise, dtype=torch.float32)}
+                "noise": torch.tensor(sample.noise, dtype=torch.float32), "on_device": torch.tensor(False)}
+
+    def left_for_device(self, rng, clear):
+        """A clear crop in every map's place, marked for `haze_on_device`; the same keys, so batches collate."""
+        crop = to_tensor(random_crop(rng, self.crop_size, np.ascontiguousarray(clear))[0])
+        maps = {name: crop for name in ("hazy", "clear", "clean_hazy", *(["dcp"] if self.with_dcp else []))}
+        return {**maps, "transmission": torch.ones_like(crop[:1]), "airlight": torch.ones(3),
+                "noise": torch.tensor(0.0), "on_device": torch.tensor(True)}
+
+
+def haze_on_device(batch: dict, generator: torch.Generator) -> dict:
+    """Haze the samples marked `on_device` with `haze_patchy.patchy_haze`, where the batch is (a GPU when training has one).
+
+    Their targets are as `haze.random_haze` makes them: the photo as hazed (grey for grey
+    samples), or for haze-free samples the hazy photo itself, noise and compression included.
+    """
+    chosen = batch.get("on_device")
+    if chosen is None or not chosen.any():
+        return batch
+    haze = patchy_haze(batch["clear"][chosen], generator)
+    haze_free = torch.tensor([level == "clear" for level in haze.level], device=haze.hazy.device)[:, None, None, None]
+    made = {"hazy": haze.hazy, "clear": torch.where(haze_free, haze.hazy, haze.clear), "clean_hazy": haze.clean_hazy,
+            "transmission": haze.transmission, "airlight": haze.airlight, "noise": haze.noise_sigma}
+    if "dcp" in batch:
+        made["dcp"] = torch.stack([dehaze_dcp(hazy).image for hazy in haze.hazy])
+    batch = dict(batch)
+    for name, values in made.items():
+        batch[name] = batch[name].clone()
+        batch[name][chosen] = values.to(batch[name].dtype)
+    return batch

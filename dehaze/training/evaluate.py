@@ -1,14 +1,35 @@
-"""Evaluate every method on a paired folder (RESIDE layout): PSNR and SSIM per image and on average.
+"""Evaluate every method: PSNR and SSIM on a paired folder, and what PSNR does not show.
 
     python -m dehaze.training.evaluate data/val --csv results.csv
     python -m dehaze.training.evaluate --sheet sheet.jpg --photos examples/real_*.jpg
+    python -m dehaze.training.evaluate --real data/real/*.png --csv invented.csv
+    python -m dehaze.training.evaluate --fog-sky data/val/clear
+    python -m dehaze.training.evaluate --sweep data/val/clear --densities 0.8 0.5 0.24 --csv sweep.csv
 
+On a paired folder (RESIDE layout): PSNR and SSIM per image and on average.
 'input' is the hazy image itself, the score of doing nothing. Hazy files named
 `<photo>_light_...` or `<photo>_dense_...` (as `dehaze.training.prepare_data` writes them)
 are also averaged by haze level, and each method counts the images on which it
 beats DCP. Every clear photo of the folder is also run through each method as if
 it were hazy: 'haze-free' is the PSNR of that output against the photo itself,
 which is high when a method leaves a clear photo alone.
+
+A method can also paint shapes into fog (sky patches, dark clouds, blotches) that a
+mean PSNR over synthetic haze hardly shows. Three measures look for them:
+
+--real      invented structure on real hazy photos, without ground truth: removing haze
+            of transmission t raises local contrast at most 1/t times, so where the output
+            has more than ten times the input's (t = 0.1), the method drew structure that
+            the input does not hold. Per method: the mean share of such pixels, the photos
+            above 1% and the worst one (`invented_structure`).
+--fog-sky   clear photos with sky, hazed densely, their sky replaced by pure fog (the
+            airlight and sensor noise), so that no method can know what sky was there:
+            the saturation of the output's low frequencies over that sky is colour the
+            method invented (`fog_sky_saturation`; goal: at most 0.03 on average). 'input'
+            is the fog's own, the airlight's tint.
+--sweep     mean PSNR of the input and of every method over a grid of haze densities
+            (mean transmission from 0.8 down to 0.15), and each method's margin over DCP:
+            where a method stops helping as the haze thickens (`density_sweep`).
 """
 
 import argparse
@@ -17,15 +38,35 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import binary_erosion, gaussian_filter, uniform_filter
 from tqdm import tqdm
 
-from ..image_io import load_image, resize, save_image
-from ..metrics import score
+from ..image_io import fit_within, load_image, resize, save_image
+from ..metrics import psnr, score
 from ..pipeline import METHODS, WORKING_SIZE, dehaze
-from .datasets import PairedFolderDataset
+from .datasets import PairedFolderDataset, list_images
+from .haze import HazySample, luminance, random_haze, sky_mask
 
 LEVELS = ("light", "dense")
 HAZE_FREE = "haze-free"
+SEED = 0  # of the haze --fog-sky and --sweep make, so that runs compare
+
+MEASURE_SIDE = 512  # the measures below see every image at 512 px on its longer side, so pixels mean the same
+INVENTED_SMOOTHING = 2.0  # px: sigma of the Gaussian on luminance, so that noise and JPEG blocks are not structure
+INVENTED_WINDOW = 15  # px: side of the square over which local contrast (standard deviation) is taken
+INVENTED_FLOOR = 0.03  # local contrast below this is faint texture, not a shape
+INVENTED_GAIN = 10.0  # 1 / t for t = 0.1: the most that removing haze may raise local contrast...
+INVENTED_SLACK = 0.02  # ...give or take this much
+INVENTED_ALERT = 0.01  # a photo with more than 1% invented pixels shows a shape
+
+FOG_SKY_PHOTOS = 6
+MIN_SKY_SHARE = 0.08  # of the frame: less sky says too little
+FOG_NOISE = 0.01  # sensor noise on the pure fog
+FOG_SKY_BLUR = 4.0  # px: the output's low frequencies, patches and tints rather than noise
+HORIZON_MARGIN = 4  # px the sky is eroded by, so that land blurred across the horizon does not count
+FOG_SKY_GOAL = 0.03
+
+SWEEP_DENSITIES = (0.8, 0.7, 0.6, 0.5, 0.4, 0.32, 0.24, 0.15)  # mean transmission, thin haze to dense
 
 
 def haze_level(name: str) -> str:
@@ -100,23 +141,258 @@ def contact_sheet(photos, out, methods=METHODS, width=320, working_size=WORKING_
     print(f"wrote {out}: columns input, {', '.join(methods)}")
 
 
+# Invented structure: real hazy photos without ground truth
+
+def measure_size(shape, side: int = MEASURE_SIDE) -> tuple:
+    """(width, height) of an image of `shape` resized, up or down, to `side` px on its longer side."""
+    height, width = shape[:2]
+    scale = side / max(height, width)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def local_contrast(image: np.ndarray, size: tuple) -> np.ndarray:
+    """Standard deviation of the smoothed luminance over 15 x 15 px, with the image resized to `size`."""
+    gray = gaussian_filter(luminance(resize(image, *size)).astype(np.float64), INVENTED_SMOOTHING)
+    mean = uniform_filter(gray, INVENTED_WINDOW)
+    return np.sqrt(np.maximum(uniform_filter(gray**2, INVENTED_WINDOW) - mean**2, 0.0))
+
+
+def invented_structure_map(hazy: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Where the output shows structure the hazy input does not hold: bool, 512 px on the longer side.
+
+    Removing haze of transmission t multiplies local contrast by at most 1/t. Where the
+    output has more than a faint texture and more than ten times the input's contrast
+    (t = 0.1) give or take a little, it was not drawn out of the haze but painted into it.
+    """
+    size = measure_size(hazy.shape)
+    before, after = local_contrast(hazy, size), local_contrast(output, size)
+    return (after > INVENTED_FLOOR) & (after > INVENTED_GAIN * before + INVENTED_SLACK)
+
+
+def invented_structure(hazy: np.ndarray, output: np.ndarray) -> float:
+    """Share of the picture where the output invented structure (see `invented_structure_map`)."""
+    return float(invented_structure_map(hazy, output).mean())
+
+
+def evaluate_real(photos, methods=METHODS, working_size=WORKING_SIZE):
+    """Rows of {image, method, invented} for real hazy photos, which have no clear photo to compare with."""
+    rows = []
+    for path in tqdm(photos, desc="invented structure"):
+        hazy = load_image(path)
+        for method in methods:
+            output, _ = run(method, hazy, working_size)
+            rows.append({"image": Path(path).stem, "method": method, "invented": invented_structure(hazy, output)})
+    return rows
+
+
+def summarize_photos(rows, key: str, threshold: float):
+    """Per method: the mean of `key` over the photos, how many exceed `threshold`, and the worst photo."""
+    summary = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        worst = max(mine, key=lambda r: r[key])
+        summary.append({"method": method, "mean": float(np.mean([r[key] for r in mine])),
+                        "above": sum(r[key] > threshold for r in mine), "photos": len(mine),
+                        "worst": worst["image"], "worst_value": worst[key]})
+    return summary
+
+
+def format_photos_table(summary, measure: str, above: str, show, note: str) -> str:
+    """A table of `summarize_photos`: per method the mean, the photos above the threshold and the worst photo."""
+    lines = [f"{'method':8s} {measure:>14s} {above:>14s}  worst photo   ({note})"]
+    for s in summary:
+        count = f"{s['above']}/{s['photos']}"
+        worst = f"{s['worst']} ({show(s['worst_value'])})" if s["worst_value"] > 0 else "-"
+        lines.append(f"{s['method']:8s} {show(s['mean']):>14s} {count:>14s}  {worst}")
+    return "\n".join(lines)
+
+
+# Pure-fog sky: colour a method paints where nothing of the sky can be known
+
+def fog_sky_saturation(output: np.ndarray, sky: np.ndarray) -> float:
+    """Saturation of the output's low frequencies, averaged over the sky (a bool mask of the output's size).
+
+    Fog has the airlight's colour, grey or faintly tinted. A blue sky or a dark cloud painted
+    into it shows as saturation (max - min) / max of the output blurred by 4 px at 512 px,
+    where sensor noise no longer counts; the sky is eroded by 4 px so that the land's
+    colour, blurred across the horizon, does not count either.
+    """
+    size = measure_size(output.shape)
+    blurred = gaussian_filter(resize(output, *size), sigma=(FOG_SKY_BLUR, FOG_SKY_BLUR, 0))
+    value = blurred.max(axis=2)
+    saturation = (value - blurred.min(axis=2)) / np.maximum(value, 1e-6)
+    margin = np.ones((2 * HORIZON_MARGIN + 1,) * 2, bool)
+    sky = binary_erosion(resize(sky.astype(np.float32), *size) > 0.5, margin, border_value=1)
+    return float(saturation[sky].mean()) if sky.any() else float("nan")
+
+
+def photos_with_sky(photos, count: int = FOG_SKY_PHOTOS, side: int = MEASURE_SIDE):
+    """(name, clear, sky) of the first `count` photos, fitted within `side` px, whose sky covers 8% of the frame."""
+    chosen = []
+    for path in photos:
+        clear = fit_within(load_image(path), side)
+        sky = sky_mask(clear)
+        if sky.mean() >= MIN_SKY_SHARE:
+            chosen.append((Path(path).stem, clear, sky))
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def pure_fog_sky(sample: HazySample, sky: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The hazy photo with its sky replaced by fog alone: the airlight, fresh sensor noise, 8-bit rounding.
+
+    Nothing of the clear sky is left, so whatever colour or shape a method shows there is its own.
+    """
+    fog = sample.airlight + rng.normal(0.0, FOG_NOISE, sample.hazy.shape)
+    fog = np.round(np.clip(fog, 0.0, 1.0) * 255) / 255
+    return np.where(sky[:, :, None], fog, sample.hazy).astype(np.float32)
+
+
+def evaluate_fog_sky(photos, methods=("input",) + METHODS, count=FOG_SKY_PHOTOS, seed=SEED, working_size=WORKING_SIZE):
+    """Rows of {image, method, saturation}: colour each method paints into a sky of pure fog.
+
+    The first `count` of the clear `photos` with enough sky are fitted within 512 px, hazed
+    densely in colour as in training (`random_haze`) and given a sky of pure fog (`pure_fog_sky`).
+    """
+    rows = []
+    for index, (name, clear, sky) in enumerate(tqdm(photos_with_sky(photos, count), desc="fog sky")):
+        rng = np.random.default_rng([seed, index])
+        hazy = pure_fog_sky(random_haze(clear, rng, level="dense", grayscale=False), sky, rng)
+        for method in methods:
+            output, _ = run(method, hazy, working_size)
+            rows.append({"image": name, "method": method, "saturation": fog_sky_saturation(output, sky)})
+    return rows
+
+
+# Density sweep: PSNR from thin haze to dense
+
+def density_sweep(photos, methods=("input",) + METHODS, densities=SWEEP_DENSITIES, synthesize=None, seed=SEED,
+                  side=MEASURE_SIDE, working_size=WORKING_SIZE):
+    """Rows of {mean_transmission, method, psnr, over_dcp, images}: mean PSNR per method at each density.
+
+    Every clear photo, fitted within `side` px, is hazed at every mean transmission by
+    `synthesize(clear, mean_transmission, rng) -> HazySample`, by default
+    `haze_heldout.sweep_haze`: one kind of haze throughout, so that only its density
+    changes along the curve. 'over_dcp' is the method's mean PSNR minus DCP's.
+    """
+    if synthesize is None:
+        from .haze_heldout import sweep_haze as synthesize  # imported when used: evaluation works without it
+    scores = {(density, method): [] for density in densities for method in methods}
+    for index, path in enumerate(tqdm(photos, desc="density sweep")):
+        clear = fit_within(load_image(path), side)
+        for step, density in enumerate(densities):
+            sample = synthesize(clear, density, np.random.default_rng([seed, index, step]))
+            for method in methods:
+                output, _ = run(method, sample.hazy, working_size)
+                scores[density, method].append(psnr(output, sample.clear))
+    return sweep_rows(scores, densities, methods)
+
+
+def sweep_rows(scores, densities, methods):
+    """One row per (density, method) from the PSNR of every photo: the mean and the margin over DCP's mean."""
+    rows = []
+    for density in densities:
+        means = {method: float(np.mean(scores[density, method])) for method in methods}
+        for method in methods:
+            over_dcp = means[method] - means["dcp"] if "dcp" in means and method != "dcp" else None
+            rows.append({"mean_transmission": density, "method": method, "psnr": means[method],
+                         "over_dcp": over_dcp, "images": len(scores[density, method])})
+    return rows
+
+
+def format_sweep_table(rows) -> str:
+    """One line per density: the mean PSNR of the input and every method, then each method's margin over DCP."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    margins = [m for m in methods if m not in ("input", "dcp") and "dcp" in methods]
+    by_key = {(r["mean_transmission"], r["method"]): r for r in rows}
+    header = f"{'mean t':>6s} " + " ".join(f"{m:>7s}" for m in methods)
+    header += "".join(f" {m + '-DCP':>10s}" for m in margins)
+    lines = [header + f"   ({rows[0]['images']} photos; mean PSNR in dB)"]
+    for density in dict.fromkeys(r["mean_transmission"] for r in rows):
+        line = f"{density:6.2f} " + " ".join(f"{by_key[density, m]['psnr']:7.2f}" for m in methods)
+        lines.append(line + "".join(f" {by_key[density, m]['over_dcp']:+10.2f}" for m in margins))
+    return "\n".join(lines)
+
+
+def write_rows(rows, path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {path}")
+
+
+def report_photos(rows, summary, table: str, csv_path) -> None:
+    """Print a per-photo measure's table; to `csv_path` go the rows and, as image MEAN, each method's mean."""
+    print(table)
+    if csv_path:
+        key = next(k for k in rows[0] if k not in ("image", "method"))
+        write_rows(rows + [{"image": "MEAN", "method": s["method"], key: s["mean"]} for s in summary], csv_path)
+
+
+def report_real(photos, methods, working_size, csv_path) -> None:
+    rows = evaluate_real(photos, methods, working_size)
+    summary = summarize_photos(rows, "invented", INVENTED_ALERT)
+    table = format_photos_table(summary, "invented", "photos > 1%", lambda share: f"{100 * share:.2f}%",
+                                f"{len(photos)} real photos; share of pixels with invented structure")
+    report_photos(rows, summary, table, csv_path)
+
+
+def report_fog_sky(folder, methods, count, seed, working_size, csv_path) -> None:
+    rows = evaluate_fog_sky(list_images(folder), methods, count, seed, working_size)
+    if not rows:
+        raise SystemExit(f"no photo in {folder} has sky over {MIN_SKY_SHARE:.0%} of the frame")
+    summary = summarize_photos(rows, "saturation", FOG_SKY_GOAL)
+    table = format_photos_table(summary, "sky saturation", f"photos > {FOG_SKY_GOAL}", lambda value: f"{value:.3f}",
+                                f"{summary[0]['photos']} photos with a sky of pure fog; goal: mean <= {FOG_SKY_GOAL}")
+    report_photos(rows, summary, table, csv_path)
+
+
+def report_sweep(folder, methods, densities, seed, working_size, csv_path) -> None:
+    rows = density_sweep(list_images(folder), methods, densities, seed=seed, working_size=working_size)
+    print(format_sweep_table(rows))
+    if csv_path:
+        write_rows(rows, csv_path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", type=Path, nargs="?", help="folder with hazy/ and clear/ (or gt/)")
     parser.add_argument("--sheet", type=Path, help="instead, write a before/after sheet of --photos here")
     parser.add_argument("--photos", type=Path, nargs="+", help="hazy photos without ground truth, for --sheet")
-    parser.add_argument("--methods", nargs="+", default=["input", *METHODS], choices=["input", *METHODS])
+    parser.add_argument("--real", type=Path, nargs="+", help="instead, score invented structure on real hazy photos")
+    parser.add_argument("--fog-sky", type=Path,
+                        help="instead, score colour painted into pure-fog skies of this folder's clear photos")
+    parser.add_argument("--fog-sky-photos", type=int, default=FOG_SKY_PHOTOS,
+                        help="the first N photos with enough sky, by name")
+    parser.add_argument("--sweep", type=Path, help="instead, PSNR over haze densities on this folder's clear photos")
+    parser.add_argument("--densities", type=float, nargs="+", default=SWEEP_DENSITIES,
+                        help="mean transmissions for --sweep")
+    parser.add_argument("--seed", type=int, default=SEED, help="of the haze made by --fog-sky and --sweep")
+    parser.add_argument("--methods", nargs="+", choices=["input", *METHODS],
+                        help="default: 'input' and every method ('input' is left out of --sheet and --real)")
     parser.add_argument("--working-size", type=int, default=WORKING_SIZE)
     parser.add_argument("--no-haze-free", action="store_true", help="skip running the methods on the clear photos")
     parser.add_argument("--csv", type=Path, help="write per-image rows and the means here")
     args = parser.parse_args(argv)
+    if sum(bool(mode) for mode in (args.root, args.sheet, args.real, args.fog_sky, args.sweep)) != 1:
+        parser.error("give one of: a folder to evaluate, --sheet with --photos, --real, --fog-sky, --sweep")
+    if not all(0 < density <= 1 for density in args.densities):
+        parser.error("--densities are mean transmissions, from 0 (opaque haze) to 1 (none)")
+    methods = args.methods or ["input", *METHODS]
     if args.sheet:
         if not args.photos:
             parser.error("--sheet needs --photos")
-        return contact_sheet(args.photos, args.sheet, [m for m in args.methods if m != "input"], working_size=args.working_size)
-    if args.root is None:
-        parser.error("give a folder to evaluate, or --sheet with --photos")
-    rows = evaluate(args.root, args.methods, args.working_size, not args.no_haze_free)
+        sheet_methods = [m for m in methods if m != "input"]
+        return contact_sheet(args.photos, args.sheet, sheet_methods, working_size=args.working_size)
+    if args.real:
+        return report_real(args.real, args.methods or METHODS, args.working_size, args.csv)
+    if args.fog_sky:
+        return report_fog_sky(args.fog_sky, methods, args.fog_sky_photos, args.seed, args.working_size, args.csv)
+    if args.sweep:
+        return report_sweep(args.sweep, methods, args.densities, args.seed, args.working_size, args.csv)
+    rows = evaluate(args.root, methods, args.working_size, not args.no_haze_free)
     summary = summarize(rows)
     print(format_table(summary))
     if args.csv:

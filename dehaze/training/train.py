@@ -33,7 +33,7 @@ from ..mscnn import MSCNN, dehaze_mscnn
 from ..pipeline import WORKING_SIZE, dehaze_gan, working_shape
 from ..weights import MODEL_CLASSES, MODEL_FILES, WEIGHTS_DIR, read_metadata, save_weights
 from . import distributed
-from .datasets import PairedFolderDataset, SyntheticHazeDataset, random_crop, to_tensor
+from .datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device, random_crop, to_tensor
 from .evaluate import haze_level
 from .haze import LEVEL_PROBABILITIES
 from .losses import PIXEL_LOSSES, ContentLoss, critic_loss, generator_adversarial_loss
@@ -64,7 +64,7 @@ def make_dataset(args, length, with_dcp):
         return PairedCrops(args.data, args.crop_size, length, args.seed, with_dcp)
     return SyntheticHazeDataset(args.data, args.crop_size, length, depth_folder=args.depth, seed=args.seed,
                                 with_dcp=with_dcp, level_probabilities=args.haze_levels, darker_share=args.darker_share,
-                                dim_share=args.dim_share)
+                                dim_share=args.dim_share, device_share=args.patchy_share)
 
 
 def sample_grid(rows) -> np.ndarray:
@@ -275,11 +275,14 @@ def train(args):
         if main_rank:
             save_weights(average.model, path, trainer.config, steps=step, ema_decay=args.ema_decay, batch_size=args.batch_size,
                          ranks=distributed.world_size(), crop_size=args.crop_size, lr=args.lr, data=args.data,
-                         darker_share=args.darker_share, dim_share=args.dim_share, **trainer.metadata, **extra)
+                         darker_share=args.darker_share, dim_share=args.dim_share, patchy_share=args.patchy_share,
+                         **trainer.metadata, **extra)
 
     samples_per_step = args.batch_size * distributed.world_size()
     dataset = make_dataset(args, args.steps * samples_per_step, trainer.dcp_prior)
+    haze_generator = torch.Generator(device).manual_seed(args.seed * 1000 + distributed.rank() + start)
     fixed = {name: t[:4].to(device) for name, t in next(iter(DataLoader(dataset, batch_size=4))).items()}
+    fixed = haze_on_device(fixed, haze_generator)
     remaining = Subset(dataset, range(start * samples_per_step, len(dataset)))
     batches = DataLoader(  # each rank takes every world_size-th sample: its share of each step
         remaining, batch_size=args.batch_size, num_workers=args.workers,
@@ -306,7 +309,8 @@ def train(args):
         trainer.model.train()
         for optimizer in trainer.optimizers.values():
             set_learning_rate(optimizer, args.lr, share_done(step))
-        losses = trainer.step(step, {name: t.to(device) for name, t in batch.items()})
+        batch = haze_on_device({name: t.to(device) for name, t in batch.items()}, haze_generator)
+        losses = trainer.step(step, batch)
         average.update(trainer.model, step)
         step += 1
         progress.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
@@ -414,6 +418,9 @@ def parse_args(argv=None):
                         help="share of training photos exposed 0.5-3 stops darker before hazing (dusk and night scenes)")
     parser.add_argument("--dim-share", type=float, default=0.0,
                         help="share of training samples exposed 1-4 stops darker as a whole, haze included (dim fog)")
+    parser.add_argument("--patchy-share", type=float, default=0.0,
+                        help="share of samples hazed on the training device by the patchy synthesizer "
+                             "(dehaze.training.haze_patchy) instead of dehaze.training.haze on CPU workers")
     parser.add_argument("--val", help="RESIDE-style folder of photos never trained on: export the best weights on it")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--adv-weight", type=float, default=0.001, help="weight of the WGAN-GP term; 0 disables it")
