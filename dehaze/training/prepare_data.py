@@ -24,6 +24,10 @@ independent test of generalization (never used for training, validation or
 tuning). Hazy files are named `<photo>_<level>_<beta>_<airlight>.png` beside
 `clear/<photo>.png` (the RESIDE layout `dehaze.training.evaluate` reads). `manifest.csv`
 lists each photo's package, license, copyright and source.
+
+`--real` writes only `<out>/real`: every photo of the `real` split (real haze, fog or mist,
+with no clear version; never trained on), fitted within 768 px, as `<photo>.png`, and its
+`manifest.csv`.
 """
 
 import argparse
@@ -83,9 +87,10 @@ INDEPENDENT = [photo for split, photo in PHOTO_LIST_ROWS if split == "independen
 REAL_HAZE = [photo for split, photo in PHOTO_LIST_ROWS if split == "real"]
 EXAMPLES = {"picosdeeuropa_by_Aitzol_Berasategi": "light", "mate_Storm": "dense", "plasma_Path": "dense",
             "skimage_coffee": "light"}  # test photos, so the app's examples were never trained on
+EXAMPLE_REAL_HAZE = ("real_lifeograph_fog", "real_kphotoalbum_grand_canyon_3", "real_enlightenment_Foggy-Trees")
 EXAMPLE_SIDE = 640
 
-MAX_SIDE = {"train": max(TRAINING_SCALES), "val": 768, "test": 768, "independent": 768}
+MAX_SIDE = {"train": max(TRAINING_SCALES), "val": 768, "test": 768, "independent": 768, "real": 768}
 HAZE_LEVELS = ("light", "dense")
 SEEDS = {"val": 123, "test": 0, "independent": 2026}
 
@@ -299,8 +304,32 @@ def prepare(out: Path, independent: bool = False) -> None:
     print(", ".join(f"{n} {split}" for split, n in counts.items() if n), f"-> {out}")
 
 
+def prepare_real(out: Path) -> None:
+    """Write the real hazy photos (the `real` split, no clear version) to `out/real`, with a manifest."""
+    cache, folder = out / "packages", out / "real"
+    shutil.rmtree(folder, ignore_errors=True)  # a rerun must not keep photos since dropped from the list
+    folder.mkdir(parents=True)
+    rows = []
+    for photo in REAL_HAZE:
+        try:
+            image = fit_within(load_image(resolve(photo, cache)), MAX_SIDE["real"])
+        except (subprocess.CalledProcessError, OSError, ImportError, ValueError) as error:
+            print(f"skipping {photo.name}: {error}")
+            continue
+        save_image(image, folder / f"{photo.name}.png")
+        license_name, holder = provenance(photo, cache)
+        rows.append({"name": photo.name, "split": "real", "package": photo.package, "license": license_name,
+                     "copyright": holder, "source": photo.path, "width": image.shape[1], "height": image.shape[0]})
+        print(f"real        {photo.name}")
+    with open(folder / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{len(rows)} of {len(REAL_HAZE)} real hazy photos -> {folder}")
+
+
 def write_examples(out: Path, cache: Path, seed: int = 7) -> None:
-    """The app's examples: test photos hazed as in training (hazy and clear JPEGs), and the real hazy photos."""
+    """The app's examples: test photos hazed as in training (hazy and clear JPEGs), and three real hazy photos."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     by_name = {photo.name: photo for photo in PHOTOGRAPHS}
@@ -309,9 +338,10 @@ def write_examples(out: Path, cache: Path, seed: int = 7) -> None:
         hazy = random_haze(clear, rng, known_depth(name, clear.shape), level=level, grayscale=False).hazy
         save_image(clear, out / f"{name}_clear.jpg")
         save_image(hazy, out / f"{name}_hazy.jpg")
-    for photo in REAL_HAZE:
+    real = [photo for photo in REAL_HAZE if photo.name in EXAMPLE_REAL_HAZE]
+    for photo in real:
         save_image(fit_within(load_image(resolve(photo, cache)), EXAMPLE_SIDE), out / f"{photo.name}.jpg")
-    print(f"wrote {len(EXAMPLES)} hazy/clear pairs and {len(REAL_HAZE)} real hazy photos to {out}")
+    print(f"wrote {len(EXAMPLES)} hazy/clear pairs and {len(real)} real hazy photos to {out}")
 
 
 def main(argv=None):
@@ -320,9 +350,13 @@ def main(argv=None):
     parser.add_argument("--independent", action="store_true",
                         help="build only the independent test set, from the reserved packages")
     parser.add_argument("--examples", type=Path, help="only write the app's example photos to this folder")
+    parser.add_argument("--real", action="store_true",
+                        help="build only the real hazy photos (no clear version), for measuring only")
     args = parser.parse_args(argv)
     if args.examples:
         write_examples(args.examples, args.out / "packages")
+    elif args.real:
+        prepare_real(args.out)
     else:
         prepare(args.out, args.independent)
 
