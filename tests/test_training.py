@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 
 from dehaze.training.datasets import SyntheticHazeDataset
 from dehaze.mscnn import MSCNN
-from dehaze.training.train import ExponentialMovingAverage, main as train_main, set_learning_rate
+from dehaze.training.train import ExponentialMovingAverage, finite_step, main as train_main, set_learning_rate
 from dehaze.weights import load_model_file, read_metadata
 from tests.conftest import EXAMPLES
 
@@ -115,3 +115,18 @@ def test_moving_average_warms_up_then_decays_slowly():
     average.update(model, step=1000)  # decay 0.9
     assert average.model.weight.item() == pytest.approx(0.91)
     assert not average.model.weight.requires_grad
+
+
+def test_a_step_with_a_non_finite_loss_or_gradient_is_skipped(capsys):
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = model(torch.tensor([[float("nan"), 1.0]])).sum()
+    loss.backward()
+    finite_step(optimizer, loss)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())) and "skipped" in capsys.readouterr().out
+    optimizer.zero_grad()
+    loss = model(torch.tensor([[1.0, 1.0]])).sum()
+    loss.backward()
+    finite_step(optimizer, loss)
+    assert not torch.equal(before[1], model.bias)

@@ -128,14 +128,14 @@ def gradient_penalty(critic, hazy, real, fake, weight: float = GRADIENT_PENALTY_
     """WGAN-GP (Gulrajani et al. 2017): weight * E[(||grad critic(x_hat)||_2 - 1)^2].
 
     x_hat mixes each real/fake pair with its own epsilon; the norm is taken per
-    sample over all of its pixels. A patch critic's score of a sample is the mean
-    of its patch scores.
+    sample over all of its pixels (with a tiny floor under the root, whose slope is
+    infinite at zero). A patch critic's score of a sample is the mean of its patch scores.
     """
     epsilon = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     mixed = (epsilon * real + (1 - epsilon) * fake.detach()).requires_grad_(True)
     scores = critic(hazy, mixed).flatten(1).mean(1)
     (gradients,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    norms = gradients.flatten(1).norm(2, dim=1)
+    norms = (gradients.flatten(1).pow(2).sum(dim=1) + 1e-12).sqrt()
     return weight * ((norms - 1) ** 2).mean()
 
 
