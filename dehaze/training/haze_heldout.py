@@ -12,9 +12,14 @@ How it differs from the training haze:
 1. Depth from a camera and from layers, not from sky, ground ramp and colour prior:
    a pinhole camera at a random height and tilt over flat ground gives each ray its
    distance to the ground (the horizon is put at the bottom of the sky where one is
-   found). The photo is cut into layers of even smoothed brightness; the ground and
-   the sky follow the camera's ground distance, and every other layer is an object
-   standing on what lies beneath it, at one distance throughout.
+   found, above the frame where none is). The photo is cut into layers along its
+   clear edges (graph-based segmentation; regions no clear edge parts are joined).
+   The sky (smooth, sky-coloured, from the top edge, with its clouds) lies at the far
+   limit; the ground (along the bottom edge, or below the horizon) follows the
+   camera's ground distance pixel by pixel; every other layer is an object standing
+   on what lies beneath its base, at one distance throughout. A guided filter steered
+   by the photo's luminance then smooths the distance, so that it steps only at the
+   photo's edges and never inside a smooth sky, sea or wall.
 2. Two kinds of haze: even haze, and ground fog whose density falls off
    exponentially with height, integrated exactly along each ray, thickened in a few
    Gaussian patches. The density is set by the mean transmission it yields
@@ -36,8 +41,11 @@ from typing import Optional, Union
 
 import cv2
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage, optimize, sparse
+from scipy.sparse import csgraph
+from skimage import segmentation
 
+from ..guided_filter import guided_filter
 from ..image_io import fit_within, load_image, resize, save_image, to_uint8
 from ..scattering import airlight_channels, linear_to_srgb, srgb_to_linear
 from .datasets import list_images
@@ -49,15 +57,33 @@ HAZE_KINDS = ("homogeneous", "ground_fog")
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights of sRGB's primaries
 
 DEPTH_SIDE = 256  # depth is worked out on a copy this large, then scaled to the photo
-LUMINANCE_BANDS = (4, 9)  # how many brightness bands the layers are cut from (drawn, upper bound excluded)
-SMALLEST_LAYER = 0.004  # share of the frame below which a piece is texture, not an object
+SEGMENT_SCALE = 300  # Felzenszwalb's scale: larger makes fewer, larger regions
+SEGMENT_SIGMA = 0.8  # pixels at DEPTH_SIDE: smoothing before segmentation
+SMALLEST_LAYER = 0.004  # share of the frame below which a region is texture, not an object
+THIN_LAYER = 0.25  # share of a layer's pixels inside it (not on its outline) below which it is a strip along an edge
 GROUND_SHARE = 0.25  # share of the bottom edge a layer must cover to be the ground itself
-SKY_LUMINANCE = 0.2  # sky is brighter than this: blue sky is about 0.45, a grey storm sky 0.2-0.3
-SKY_TEXTURE = 0.02  # mean luminance gradient per pixel (at DEPTH_SIDE) above which a layer is not sky
+BASE_PERCENTILE = 95  # of an object's columns' lowest rows: its base, past a few stray tails (reflections)
+FAR_EDGE_PERCENTILE = 75  # percent of a ground layer's columns whose top lies above its far edge
+FAR_EDGE_LOWEST = 0.1  # of the height: a layer on the bottom edge whose far edge is higher fills the frame, a wall
+BELOW_HORIZON = 0.6  # share of a layer's pixels below the horizon that makes it ground (the far sea, a plain)
+SKY_DARKEST = 0.1  # sky is brighter than this: a night sky over a town 0.15-0.35, blue sky about 0.45
+SKY_BRIGHT = 0.5  # a region this bright may be sky whatever its hue (overcast, a sunset glow)
+SKY_SMALLEST = 0.03  # share of the frame below which a smooth patch at the top is no sky (a bright wall, bokeh)
+SKY_TEXTURE = 0.03  # median local texture (summed over channels) above which a layer is not sky
+TEXTURE_SIGMA = 2.0  # pixels at DEPTH_SIDE: the scale below which colour changes count as texture
+CLOUD_LUMINANCE = 0.35  # clouds bordering the sky are at least this bright (rain clouds about 0.4)...
+CLOUD_SATURATION = 0.3  # ...at most this saturated (greyish)...
+CLOUD_TEXTURE = 0.15  # ...at most this textured...
+CLOUD_UPPER_SHARE = 0.8  # ...and have this share of their pixels in the upper half of the frame
+CLOUD_STEPS = 4  # rounds of clouds joining the sky: a cloud may border the sky only through another cloud
 SKYLINE_PERCENTILE = 90  # of the sky's lower edge over columns: the horizon, below all but a few stray sky columns
+EDGE_STRENGTH = 0.015  # colour gradient per pixel (at DEPTH_SIDE) along a clear edge between two layers...
+EDGE_CONTRAST = 1.5  # ...and its ratio to the texture inside the smoother of the two
+SMOOTHING_RADIUS = 0.03  # of the longer side: the guided filter's window radius for the distance
+SMOOTHING_EPS = 1e-3  # luminance variance below which the filter smooths the distance across a window
 
 CAMERA_HEIGHT = (1.5, 30.0)  # metres
-CAMERA_TILT = (-4.0, 12.0)  # degrees below the horizon
+HORIZON_HIDDEN = (2.0, 15.0)  # degrees the horizon lies above the frame when no sky shows
 VERTICAL_FOV = (35.0, 65.0)  # degrees
 FAR_HEIGHTS = (25.0, 60.0)  # the farthest distance, in camera heights: beyond it all is sky
 FOG_SCALE_HEIGHTS = (0.4, 1.5)  # height over which ground fog thins by e, in camera heights
@@ -168,78 +194,194 @@ def to_size(image: np.ndarray, shape) -> np.ndarray:
 
 
 def scene_geometry(image: np.ndarray, rng: np.random.Generator) -> Scene:
-    """Each ray's distance: the ground and sky follow the camera, every other layer stands on what is beneath it."""
-    layers = luminance_layers(image, int(rng.integers(*LUMINANCE_BANDS)))
-    sky = sky_layers(image, layers)
-    camera = random_camera(layers, sky, rng)
-    descent = ray_descent(layers.shape, camera)
-    ground = ground_distance(descent, camera)
-    follows_ground = sky | (bottom_edge_share(layers) >= GROUND_SHARE)
-    return Scene(stacked_distance(layers, follows_ground, ground), descent, camera)
+    """Each ray's distance: the sky at the far limit, the ground per pixel, objects at the distance of their base."""
+    layers = merged_layers(image, edge_regions(image))
+    sky = sky_mask(image, layers)
+    camera = random_camera(sky, rng)
+    descent = ray_descent(sky.shape, camera)
+    land = land_layers(image, layers, sky)
+    distance = stacked_distance(land, ground_layers(land, descent), ground_distance(descent, camera), camera.far)
+    return Scene(edge_aware_smoothed(distance, image, sky, camera.far), descent, camera)
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
     return image @ LUMA
 
 
-def luminance_layers(image: np.ndarray, bands: int) -> np.ndarray:
-    """Labels (H, W) of connected regions of even brightness: smoothed luminance cut into equal-share bands.
+def layer_means(values: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """The mean of `values` over each label 0..count-1 (0 for a label with no pixels)."""
+    return np.bincount(labels.ravel(), values.ravel().astype(np.float64), count) / np.maximum(
+        np.bincount(labels.ravel(), minlength=count), 1)
 
-    Objects tend to be evenly lit and coloured, so such regions stand for objects
-    without a trained segmenter. Pieces too small to be objects are texture: their
-    pixels join the nearest large region.
+
+def pixels(image: np.ndarray, at_depth_side: float) -> float:
+    """A length given in pixels of a DEPTH_SIDE image, in pixels of this one."""
+    return at_depth_side * max(image.shape[:2]) / DEPTH_SIDE
+
+
+def colour_gradient(image: np.ndarray) -> np.ndarray:
+    """Per pixel, the magnitude of the slightly smoothed colour gradient, per pixel of a DEPTH_SIDE image."""
+    smooth = ndimage.gaussian_filter(image, (pixels(image, 1.0), pixels(image, 1.0), 0))
+    return np.sqrt(sum(np.gradient(smooth, axis=axis) ** 2 for axis in (0, 1)).sum(axis=2)) * pixels(image, 1.0)
+
+
+def local_texture(image: np.ndarray) -> np.ndarray:
+    """Per pixel, how far the colour strays from its Gaussian-smoothed surroundings, averaged nearby.
+
+    Smoothing leaves straight ramps unchanged, so a sky's even gradient, however steep,
+    is not texture; leaves, waves, bricks and the edges of objects are.
     """
-    smooth = ndimage.gaussian_filter(luminance(image), sigma=max(image.shape[:2]) / 100)
-    band = np.digitize(smooth, np.quantile(smooth, np.linspace(0, 1, bands + 1)[1:-1]))
-    layers = np.zeros(band.shape, np.int64)
-    for value in np.unique(band):
-        pieces, count = ndimage.label(band == value)
-        layers[pieces > 0] = pieces[pieces > 0] + layers.max()
-    small = (np.bincount(layers.ravel()) < SMALLEST_LAYER * layers.size)[layers]
-    if small.all():
-        return np.zeros(layers.shape, np.int64)
-    nearest = ndimage.distance_transform_edt(small, return_distances=False, return_indices=True)
-    return np.unique(layers[tuple(nearest)], return_inverse=True)[1].reshape(layers.shape)
+    sigma = (pixels(image, TEXTURE_SIGMA), pixels(image, TEXTURE_SIGMA), 0)
+    residual = np.abs(image - ndimage.gaussian_filter(image, sigma)).sum(axis=2)
+    return ndimage.gaussian_filter(residual, sigma[:2])
 
 
-def sky_layers(image: np.ndarray, layers: np.ndarray) -> np.ndarray:
-    """Per layer, whether it is sky: not dark, smooth, and joined to the top edge through such layers.
+def edge_regions(image: np.ndarray) -> np.ndarray:
+    """Labels (H, W) of regions that graph-based segmentation (Felzenszwalb-Huttenlocher) bounds by colour edges.
 
-    A sky's brightness gradient cuts it into several bands, and only the top one touches
-    the edge. Layers on the bottom edge are ground however smooth (snow, a road, calm water).
+    Pieces too small to be objects join a neighbour. A steep smooth gradient may still be
+    cut in bands here; `merged_layers` joins regions that no clear edge parts.
     """
-    index = np.arange(layers.max() + 1)
+    labels = segmentation.felzenszwalb(image, scale=SEGMENT_SCALE, sigma=pixels(image, SEGMENT_SIGMA),
+                                       min_size=max(1, int(SMALLEST_LAYER * image.shape[0] * image.shape[1])))
+    return np.unique(labels, return_inverse=True)[1].reshape(labels.shape)
+
+
+def merged_layers(image: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """Labels (H, W) from 1: the regions joined wherever no clear edge parts them.
+
+    An edge between two regions is clear where the colour gradient along it is strong in
+    itself and stands well above the gradient inside the smoother of the two; otherwise
+    they are one surface (bands of one sky gradient, two tones of one sea) and a distance
+    step between them would cut through a smooth part of the photo.
+    """
+    gradient = colour_gradient(image)
+    size = regions.max() + 1
+    inside = layer_means(gradient, regions, size)
+    pairs, strength = [], []
+    for first, second, a, b in ((regions[:-1], regions[1:], gradient[:-1], gradient[1:]),
+                                (regions[:, :-1], regions[:, 1:], gradient[:, :-1], gradient[:, 1:])):
+        across = first != second
+        pairs.append(np.sort(np.stack([first[across], second[across]]), axis=0))
+        strength.append(np.maximum(a[across], b[across]))
+    pairs, strength = np.concatenate(pairs, axis=1), np.concatenate(strength)
+    keys, which = np.unique(pairs[0] * size + pairs[1], return_inverse=True)
+    edge = np.bincount(which, strength, minlength=len(keys)) / np.maximum(np.bincount(which, minlength=len(keys)), 1)
+    first, second = keys // size, keys % size
+    faint = (edge < EDGE_STRENGTH) | (edge < EDGE_CONTRAST * np.minimum(inside[first], inside[second]))
+    joined = sparse.coo_matrix((np.ones(int(faint.sum())), (first[faint], second[faint])), shape=(size, size))
+    return csgraph.connected_components(joined, directed=False)[1][regions] + 1
+
+
+def sky_mask(image: np.ndarray, layers: np.ndarray) -> np.ndarray:
+    """Whether each pixel is sky: smooth, sky-coloured layers from the top edge, their clouds, and what they enclose.
+
+    A layer is sky-coloured when most of it is bluish (blue at least red: day, dusk and
+    night skies) or bright (overcast, a sunset glow); smooth when its typical texture
+    is low, however steep its gradient. Clouds are textured: bright, greyish layers in
+    the upper half of the frame that border the sky join it. So does whatever the sky
+    and the top and side edges of the frame enclose: what does not reach the bottom
+    edge through other land cannot stand on the ground (a cloud, a bird, a kite).
+    Layers end at clear edges, so a horizon line keeps the sky out of the sea.
+    """
+    count = layers.max() + 1
     brightness = luminance(image)
-    texture = np.hypot(*np.gradient(brightness))
-    bright = ndimage.mean(brightness, layers, index) >= SKY_LUMINANCE
-    smooth = ndimage.mean(texture, layers, index) <= SKY_TEXTURE
-    off_bottom = bottom_edge_share(layers) == 0
-    pieces, _ = ndimage.label((bright & smooth & off_bottom)[layers])
-    reaching_top = np.isin(pieces, pieces[0][pieces[0] > 0])
-    return np.isin(index, layers[reaching_top])
+    texture = np.full(count, np.inf)
+    present = np.unique(layers)
+    texture[present] = ndimage.median(local_texture(image), layers, present)
+    coloured = (brightness >= SKY_DARKEST) & ((image[:, :, 2] >= image[:, :, 0]) | (brightness >= SKY_BRIGHT))
+    pieces, _ = ndimage.label(((layer_means(coloured, layers, count) >= 0.5) & (texture <= SKY_TEXTURE))[layers])
+    sky = np.isin(pieces, pieces[0][pieces[0] > 0])
+    if sky.mean() < SKY_SMALLEST:
+        return np.zeros_like(sky)
+    saturation = (image.max(axis=2) - image.min(axis=2)) / np.maximum(image.max(axis=2), 1e-6)
+    upper = np.arange(layers.shape[0])[:, None] < layers.shape[0] / 2
+    upper = np.broadcast_to(upper, layers.shape)
+    cloud_like = ((layer_means(brightness, layers, count) >= CLOUD_LUMINANCE)
+                  & (layer_means(saturation, layers, count) <= CLOUD_SATURATION)
+                  & (texture <= CLOUD_TEXTURE) & (layer_means(upper, layers, count) >= CLOUD_UPPER_SHARE))
+    for _ in range(CLOUD_STEPS):
+        bordering = np.unique(layers[ndimage.binary_dilation(sky) & ~sky])
+        joining = bordering[cloud_like[bordering]]
+        if not joining.size:
+            break
+        sky |= np.isin(layers, joining)
+        cloud_like[joining] = False
+    framed = np.pad(sky, ((1, 0), (1, 1)), constant_values=True)  # open only at the bottom edge
+    return ndimage.binary_fill_holes(framed)[1:, 1:-1]
 
 
-def bottom_edge_share(layers: np.ndarray) -> np.ndarray:
-    """Per layer, the share of the bottom edge it covers."""
-    return np.bincount(layers[-1], minlength=layers.max() + 1) / layers.shape[1]
+def land_layers(image: np.ndarray, layers: np.ndarray, sky: np.ndarray) -> np.ndarray:
+    """Labels (H, W) from 1 of the connected pieces of each layer outside the sky, 0 for the sky.
+
+    Pieces too small to be objects (slivers the sky leaves along the horizon or between
+    grass blades) or too thin (the strips of blended colour that segmentation leaves
+    along an edge) are no layers of their own: their pixels join the neighbouring piece
+    whose colour is nearest, so that a distance step lands on the photo's edge.
+    """
+    land, count = ndimage.label(~sky)
+    pieces = np.where(sky, 0, layers.astype(np.int64) * (count + 1) + land)
+    pieces = np.unique(pieces, return_inverse=True)[1].reshape(pieces.shape) + (0 if sky.any() else 1)
+    size = pieces.max() + 1
+    interior = np.zeros(pieces.shape, bool)
+    interior[1:-1, 1:-1] = ((pieces[1:-1, 1:-1] == pieces[:-2, 1:-1]) & (pieces[1:-1, 1:-1] == pieces[2:, 1:-1])
+                            & (pieces[1:-1, 1:-1] == pieces[1:-1, :-2]) & (pieces[1:-1, 1:-1] == pieces[1:-1, 2:]))
+    area = np.bincount(pieces.ravel(), minlength=size)
+    inside = np.bincount(pieces.ravel(), interior.ravel(), size)
+    loose = (area < SMALLEST_LAYER * pieces.size) | (inside < THIN_LAYER * area)
+    loose = loose[pieces] & ~sky
+    if loose.any() and not (loose | sky).all():
+        pieces = join_nearest_in_colour(image, pieces, loose)
+        pieces = np.unique(pieces, return_inverse=True)[1].reshape(pieces.shape) + (0 if sky.any() else 1)
+    return pieces
 
 
-def random_camera(layers: np.ndarray, sky: np.ndarray, rng: np.random.Generator) -> Camera:
+def join_nearest_in_colour(image: np.ndarray, pieces: np.ndarray, loose: np.ndarray) -> np.ndarray:
+    """`pieces` with each loose pixel given the label of a settled neighbour, grown inward a ring at a time.
+
+    Of its settled 4-neighbours' pieces, a loose pixel joins the one whose mean colour is
+    nearest its own. What no settled land reaches (loose land walled in by sky) joins
+    the nearest settled pixel.
+    """
+    pieces = np.where(loose, -1, pieces)
+    size = pieces.max() + 1
+    settled = (pieces > 0) & ~loose
+    mean_colour = np.stack([layer_means(image[:, :, channel], np.where(settled, pieces, 0), size)
+                            for channel in range(3)], axis=1)
+    while (pieces < 0).any():
+        best, nearest = np.full(pieces.shape, np.inf), pieces.copy()
+        for axis, shift in ((0, 1), (0, -1), (1, 1), (1, -1)):
+            neighbour = np.roll(pieces, shift, axis=axis)
+            edge = [slice(None)] * 2
+            edge[axis] = 0 if shift == 1 else -1
+            neighbour[tuple(edge)] = -1  # no wrapping round the frame
+            candidate = (pieces < 0) & (neighbour > 0)
+            distance = np.where(candidate, np.abs(image - mean_colour[np.maximum(neighbour, 0)]).sum(axis=2), np.inf)
+            better = distance < best
+            best, nearest = np.where(better, distance, best), np.where(better, neighbour, nearest)
+        if not np.isfinite(best).any():
+            reach = ndimage.distance_transform_edt(pieces <= 0, return_distances=False, return_indices=True)
+            return np.where(pieces < 0, pieces[tuple(reach)], pieces)
+        pieces = nearest
+    return pieces
+
+
+def random_camera(sky: np.ndarray, rng: np.random.Generator) -> Camera:
     """A camera of random height and field of view, tilted so its horizon runs along the bottom of the sky.
 
-    Sky above the horizon meets no ground, so it lies at the far distance. Without sky the tilt is drawn.
+    Sky above the horizon meets no ground, so it lies at the far distance. Without sky
+    the view is closed: the horizon lies a drawn angle above the top of the frame.
     """
     height = rng.uniform(*CAMERA_HEIGHT)
     fov = np.radians(rng.uniform(*VERTICAL_FOV))
     far = height * rng.uniform(*FAR_HEIGHTS)
-    sky_pixels = sky[layers]
-    if sky_pixels[0].any():
-        rows = layers.shape[0]
-        below_sky = rows - np.argmax(sky_pixels[::-1], axis=0)[sky_pixels[0]]  # per column, the row under the sky
+    if sky[0].any():
+        rows = sky.shape[0]
+        below_sky = rows - np.argmax(sky[::-1], axis=0)[sky[0]]  # per column, the row under the sky
         skyline = np.percentile(below_sky, SKYLINE_PERCENTILE)
         tilt = -np.arctan((skyline - rows / 2) / focal_length(rows, fov))
     else:
-        tilt = np.radians(rng.uniform(*CAMERA_TILT))
+        tilt = fov / 2 + np.radians(rng.uniform(*HORIZON_HIDDEN))
     return Camera(height, float(tilt), fov, far)
 
 
@@ -263,24 +405,90 @@ def ground_distance(descent: np.ndarray, camera: Camera) -> np.ndarray:
         return np.where(descent > 0, np.minimum(camera.height / descent, camera.far), camera.far)
 
 
-def stacked_distance(layers: np.ndarray, follows_ground: np.ndarray, ground: np.ndarray) -> np.ndarray:
-    """Distance per pixel where each object layer stands on whatever lies beneath its lowest pixels.
+def ground_layers(layers: np.ndarray, descent: np.ndarray) -> np.ndarray:
+    """Per land layer (label 0, the sky, never is), whether it is the ground itself rather than an object on it.
 
-    Layers that `follows_ground` (the ground itself, the sky) keep the ground distance
-    of each pixel. Every other layer is an upright object at one distance: that of
-    what is right under its lowest row (the ground at the bottom edge). Layers are
-    placed from the lowest up, so what an object stands on is always placed first.
+    The ground recedes to the horizon, however textured or smooth it is: a layer along
+    the bottom edge (GROUND_SHARE of it: a meadow, a road, the near sea) whose far edge
+    lies below the horizon; or, where the sky shows where the horizon is, a layer lying
+    mostly below it (the far sea, a plain, distant hills). A layer on the bottom edge
+    that rises above the horizon, or fills the frame up to its top rows, is an upright
+    object close by (a wall, an animal seen close up). Without sky the horizon is out
+    of sight, and only the layers on the bottom edge are ground.
     """
-    distance = np.where(follows_ground[layers], ground, 0.0)
+    count = layers.max() + 1
+    index = np.arange(count)
+    on_bottom = np.bincount(layers[-1], minlength=count) / layers.shape[1] >= GROUND_SHARE
+    far_edge = np.zeros(count, np.int64)
+    for layer in np.nonzero(on_bottom)[0]:
+        far_edge[layer] = far_edge_row(layers == layer)
+    ground = on_bottom & (descent[far_edge, layers.shape[1] // 2] > 0) & (far_edge >= FAR_EDGE_LOWEST * layers.shape[0])
+    if (layers == 0).any():
+        ground |= layer_means(descent > 0, layers, count) >= BELOW_HORIZON
+    return ground & (index > 0)
+
+
+def far_edge_row(inside: np.ndarray) -> int:
+    """A layer's far edge: the row that FAR_EDGE_PERCENTILE of the columns it spans reach above.
+
+    What rises higher in a few columns (grass blades, a wall merged into the street it
+    stands on) stands on the ground at this edge.
+    """
+    return int(np.percentile(np.argmax(inside, axis=0)[inside.any(axis=0)], FAR_EDGE_PERCENTILE, method="lower"))
+
+
+def stacked_distance(layers: np.ndarray, is_ground: np.ndarray, ground: np.ndarray, far: float) -> np.ndarray:
+    """Distance per pixel: the sky (label 0) far, the ground per pixel, and each object at the distance of its base.
+
+    The ground recedes pixel by pixel toward the horizon, where it meets the sky at the
+    far limit. Without sky the horizon is out of sight and the view is closed: what
+    rises above the ground's far edge (the wall of a street, merged with it in one
+    layer) stands there. Every other layer is an upright object at one distance: that
+    of what is right under its base (the ground at the bottom edge; the sky holds
+    nothing up). Its base is the lowest of its columns' lowest pixels once the few
+    lowest (BASE_PERCENTILE: a reflection, a stray tail) are set aside. Layers are
+    placed from the lowest base up, so what an object stands on comes first.
+    """
     rows = layers.shape[0]
-    objects = [layer for layer in range(len(follows_ground)) if not follows_ground[layer]]
-    lowest_row = {layer: np.nonzero((layers == layer).any(axis=1))[0].max() for layer in objects}
-    for layer in sorted(objects, key=lowest_row.get, reverse=True):
-        row = lowest_row[layer]
-        cols = np.nonzero(layers[row] == layer)[0]
-        support = ground[row, cols] if row == rows - 1 else distance[row + 1, cols]
-        distance[layers == layer] = support.min()
+    distance = np.where(layers == 0, far, 0.0)
+    row_index, col_index = np.indices(layers.shape)
+    sky_shows = (layers == 0).any()
+    for layer in np.nonzero(is_ground)[0]:
+        inside = layers == layer
+        top = 0 if sky_shows else far_edge_row(inside)
+        distance[inside] = ground[np.maximum(row_index, top), col_index][inside]
+    bases = {}
+    for layer in range(1, layers.max() + 1):
+        inside = layers == layer
+        if is_ground[layer] or not inside.any():
+            continue
+        spanned = np.nonzero(inside.any(axis=0))[0]
+        lowest = rows - 1 - np.argmax(inside[::-1, spanned], axis=0)
+        base = np.percentile(lowest, BASE_PERCENTILE, method="lower")
+        bases[layer] = (base, spanned[lowest <= base], lowest[lowest <= base])
+    placed = np.asarray(is_ground).copy()  # what may hold an object up: the ground, then each object placed
+    for layer, (base, under, lowest) in sorted(bases.items(), key=lambda item: item[1][0], reverse=True):
+        on_edge = lowest == rows - 1
+        below = np.minimum(lowest + 1, rows - 1)
+        holds = on_edge | placed[layers[below, under]]
+        support = np.where(on_edge, ground[rows - 1, under], distance[below, under])[holds]
+        # Resting on nothing placed yet: on the ground just below its base.
+        distance[layers == layer] = support.min() if support.size else ground[min(base + 1, rows - 1), under].min()
+        placed[layer] = True
     return distance
+
+
+def edge_aware_smoothed(distance: np.ndarray, image: np.ndarray, sky: np.ndarray, far: float) -> np.ndarray:
+    """The distance after a guided filter steered by the photo's luminance, the sky kept at the far limit.
+
+    Steps stay where the photo has an edge to carry them and melt into ramps where it
+    has none, so no haze boundary shows inside a smooth part of the photo.
+    """
+    guide = luminance(image).astype(np.float32)
+    radius = max(1, round(SMOOTHING_RADIUS * max(distance.shape)))
+    smooth = guided_filter(guide, (distance / far).astype(np.float32), radius, SMOOTHING_EPS) * far
+    smooth = np.clip(smooth, distance.min(), far)
+    return np.where(sky, far, smooth)
 
 
 # Haze: how much scattering medium each ray crosses.
