@@ -4,6 +4,8 @@ Each file keeps the model's constructor arguments in its metadata, so a file
 alone rebuilds its model. Files are looked for in the local `weights/` folder
 (or $DEHAZE_WEIGHTS_DIR) first; if missing and $DEHAZE_HUB_REPO names a Hugging
 Face Hub repository, they are fetched from there unless HF_HUB_OFFLINE is set.
+$DEHAZE_GENERATOR names another generator file to run as "gan" (a candidate
+from a training run, or an earlier generator kept for comparison).
 """
 
 import json
@@ -36,8 +38,13 @@ def read_metadata(path) -> dict:
 
 def weights_path(name: str) -> Path:
     """Local file of model `name` ('gan' or 'mscnn'), else a Hub download when configured and online."""
+    if name == "gan" and os.environ.get("DEHAZE_GENERATOR"):
+        path = Path(os.environ["DEHAZE_GENERATOR"])
+        if not path.is_file():
+            raise FileNotFoundError(f"DEHAZE_GENERATOR names {path}, which is not a file")
+        return path
     filename = MODEL_FILES[name]
-    local = Path(os.environ.get("DEHAZE_WEIGHTS_DIR", WEIGHTS_DIR)) / filename
+    local = Path(os.environ.get("DEHAZE_WEIGHTS_DIR") or WEIGHTS_DIR) / filename
     if local.is_file():
         return local
     repo = os.environ.get("DEHAZE_HUB_REPO")
@@ -64,8 +71,12 @@ def load_model_file(name: str, path) -> torch.nn.Module:
     return model.eval().requires_grad_(False)
 
 
-@lru_cache(maxsize=None)
 def load_model(name: str) -> torch.nn.Module:
-    """The trained model `name` ('gan' or 'mscnn'), in eval mode on the GPU if there is one, cached."""
+    """The trained model `name` ('gan' or 'mscnn'), in eval mode on the GPU if there is one, cached per file."""
+    return cached_model(name, weights_path(name))
+
+
+@lru_cache(maxsize=None)
+def cached_model(name: str, path: Path) -> torch.nn.Module:
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return load_model_file(name, weights_path(name)).to(device)
+    return load_model_file(name, path).to(device)

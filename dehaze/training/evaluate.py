@@ -34,7 +34,9 @@ mean PSNR over synthetic haze hardly shows. Three measures look for them:
 
 import argparse
 import csv
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +77,44 @@ def haze_level(name: str) -> str:
 
 
 def run(method, image, working_size):
+    """(output, seconds) of a method; "LABEL=FILE" runs the generator in FILE as "gan" (see `generator_file`)."""
     start = time.perf_counter()
-    output = image if method == "input" else dehaze(image, method, working_size).image
+    generator = method.partition("=")[2]
+    with generator_file(generator):
+        output = image if method == "input" else dehaze(image, "gan" if generator else method, working_size).image
     return output, time.perf_counter() - start
+
+
+@contextmanager
+def generator_file(path: str):
+    """Run "gan" with the generator in `path` (a candidate, or an earlier one kept for comparison) while inside."""
+    before = os.environ.get("DEHAZE_GENERATOR")
+    if path:
+        os.environ["DEHAZE_GENERATOR"] = path
+    try:
+        yield
+    finally:
+        if path and before is None:
+            del os.environ["DEHAZE_GENERATOR"]
+        elif path:
+            os.environ["DEHAZE_GENERATOR"] = before
+
+
+def label(method: str) -> str:
+    """The name a method's rows carry: LABEL of a LABEL=FILE generator, else the method itself."""
+    return method.partition("=")[0]
+
+
+def method_spec(text: str) -> str:
+    """A --methods entry: 'input', a method name, or LABEL=FILE for another generator file."""
+    path = text.partition("=")[2]
+    if path:
+        if not Path(path).is_file():
+            raise argparse.ArgumentTypeError(f"{path} is not a generator file")
+        return text
+    if text not in ("input", *METHODS):
+        raise argparse.ArgumentTypeError(f"choose from input, {', '.join(METHODS)}, or LABEL=generator.safetensors")
+    return text
 
 
 def evaluate(root, methods=("input",) + METHODS, working_size=WORKING_SIZE, haze_free=True):
@@ -87,14 +124,14 @@ def evaluate(root, methods=("input",) + METHODS, working_size=WORKING_SIZE, haze
     for name, hazy, clear in tqdm(dataset, desc="evaluate", total=len(dataset)):
         for method in methods:
             output, seconds = run(method, hazy, working_size)
-            rows.append({"image": name, "level": haze_level(name), "method": method, **score(output, clear),
+            rows.append({"image": name, "level": haze_level(name), "method": label(method), **score(output, clear),
                          "seconds": seconds})
     clear_photos = sorted({clear for _, clear in dataset.pairs}) if haze_free else []
     for path in tqdm(clear_photos, desc="haze-free"):
         clear = load_image(path)
         for method in methods:
             output, seconds = run(method, clear, working_size)
-            rows.append({"image": path.stem, "level": HAZE_FREE, "method": method, **score(output, clear),
+            rows.append({"image": path.stem, "level": HAZE_FREE, "method": label(method), **score(output, clear),
                          "seconds": seconds})
     return rows
 
@@ -135,10 +172,10 @@ def contact_sheet(photos, out, methods=METHODS, width=320, working_size=WORKING_
     for path in photos:
         hazy = load_image(path)
         height = round(hazy.shape[0] * width / hazy.shape[1])
-        cells = [hazy] + [dehaze(hazy, method, working_size).image for method in methods]
+        cells = [hazy] + [run(method, hazy, working_size)[0] for method in methods]
         rows.append(np.concatenate([resize(cell, width, height) for cell in cells], axis=1))
     save_image(np.concatenate(rows, axis=0), out)
-    print(f"wrote {out}: columns input, {', '.join(methods)}")
+    print(f"wrote {out}: columns input, {', '.join(label(method) for method in methods)}")
 
 
 # Invented structure: real hazy photos without ground truth
@@ -181,7 +218,7 @@ def evaluate_real(photos, methods=METHODS, working_size=WORKING_SIZE):
         hazy = load_image(path)
         for method in methods:
             output, _ = run(method, hazy, working_size)
-            rows.append({"image": Path(path).stem, "method": method, "invented": invented_structure(hazy, output)})
+            rows.append({"image": Path(path).stem, "method": label(method), "invented": invented_structure(hazy, output)})
     return rows
 
 
@@ -261,7 +298,7 @@ def evaluate_fog_sky(photos, methods=("input",) + METHODS, count=FOG_SKY_PHOTOS,
         hazy = pure_fog_sky(random_haze(clear, rng, level="dense", grayscale=False), sky, rng)
         for method in methods:
             output, _ = run(method, hazy, working_size)
-            rows.append({"image": name, "method": method, "saturation": fog_sky_saturation(output, sky)})
+            rows.append({"image": name, "method": label(method), "saturation": fog_sky_saturation(output, sky)})
     return rows
 
 
@@ -296,7 +333,7 @@ def sweep_rows(scores, densities, methods):
         means = {method: float(np.mean(scores[density, method])) for method in methods}
         for method in methods:
             over_dcp = means[method] - means["dcp"] if "dcp" in means and method != "dcp" else None
-            rows.append({"mean_transmission": density, "method": method, "psnr": means[method],
+            rows.append({"mean_transmission": density, "method": label(method), "psnr": means[method],
                          "over_dcp": over_dcp, "images": len(scores[density, method])})
     return rows
 
@@ -370,8 +407,9 @@ def main(argv=None):
     parser.add_argument("--densities", type=float, nargs="+", default=SWEEP_DENSITIES,
                         help="mean transmissions for --sweep")
     parser.add_argument("--seed", type=int, default=SEED, help="of the haze made by --fog-sky and --sweep")
-    parser.add_argument("--methods", nargs="+", choices=["input", *METHODS],
-                        help="default: 'input' and every method ('input' is left out of --sheet and --real)")
+    parser.add_argument("--methods", nargs="+", type=method_spec,
+                        help="default: 'input' and every method ('input' is left out of --sheet and --real); "
+                             "LABEL=FILE adds the generator in FILE as a method named LABEL")
     parser.add_argument("--working-size", type=int, default=WORKING_SIZE)
     parser.add_argument("--no-haze-free", action="store_true", help="skip running the methods on the clear photos")
     parser.add_argument("--csv", type=Path, help="write per-image rows and the means here")
