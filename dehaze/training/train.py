@@ -98,17 +98,22 @@ def set_learning_rate(optimizer, base_lr: float, done: float) -> None:
         group["lr"] = base_lr * scale
 
 
-def finite_step(optimizer, loss) -> None:
-    """Step unless the loss or a gradient is not finite, which would turn every weight into NaN.
+GRADIENT_CLIP = 10.0  # far above a normal step's gradient norm; a run's exploding step was beyond float32's range
 
-    A scattering generator's run went to NaN at step 530 with finite weights and data the
-    step before, and did not again when replayed; one skipped step costs nothing.
+
+def finite_step(optimizer, loss, max_norm: float = GRADIENT_CLIP) -> None:
+    """Step with the gradient's norm clipped to `max_norm`, unless the loss or that norm is not finite.
+
+    The first two scattering runs went to NaN (at steps 530 and 757) from finite weights and
+    data: a gradient large enough that its square overflows float32 turns Adam's update into
+    NaN. Clipping keeps such a step finite, and a step whose norm already overflowed is skipped.
     """
-    gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-    if torch.isfinite(loss) and all(torch.isfinite(g).all() for g in gradients):
+    parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+    if torch.isfinite(loss) and torch.isfinite(norm):
         optimizer.step()
     else:
-        print(f"skipped a step: loss {loss.item()}, non-finite gradients")
+        print(f"skipped a step: loss {loss.item():.4g}, gradient norm {norm.item():.4g}")
 
 
 class GanTrainer:
