@@ -30,3 +30,16 @@ def test_honest_target_keeps_the_haze_where_the_scene_is_lost_in_noise():
     thinner = torch.full_like(transmission, 0.1)
     scene, _ = honest_target(sky, hazed(sky, thinner, airlight), thinner, airlight, noise=torch.tensor([0.004]))
     assert torch.allclose(scene, sky, atol=1e-4)
+
+
+def test_honest_target_keeps_a_hazy_sky_hazy():
+    """The sky has no scene behind the haze: however clearly its trace stands out, the target is the haze there."""
+    clear = torch.rand(1, 3, 16, 16) * 0.5
+    transmission, airlight = torch.full((1, 1, 16, 16), 0.5), torch.tensor([[0.9, 0.9, 0.9]])
+    clean_hazy = hazed(clear, transmission, airlight)
+    sky = torch.zeros(1, 1, 16, 16)
+    sky[:, :, :8] = 1
+    scene, target_transmission = honest_target(clear, clean_hazy, transmission, airlight, torch.tensor([0.002]), sky)
+    assert torch.allclose(scene[:, :, :8], clean_hazy[:, :, :8], atol=1e-4)
+    assert torch.allclose(scene[:, :, 8:], clear[:, :, 8:], atol=1e-4)
+    assert torch.allclose(target_transmission[:, :, :8], torch.ones(1, 1, 8, 16))

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from ..dcp import dehaze_dcp
 from ..image_io import ImageError, fit_within, load_image, resize
-from .haze import DIM_STOPS, LEVEL_PROBABILITIES, darker_exposure, random_haze
+from .haze import DIM_STOPS, LEVEL_PROBABILITIES, darker_exposure, random_haze, sky_mask
 from .haze_patchy import patchy_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -77,8 +77,9 @@ def random_crop(rng: np.random.Generator, size: int, *images):
 
 
 class SyntheticHazeDataset(Dataset):
-    """Photos hazed on the fly, then cropped: dicts of hazy, clear, transmission, clean_hazy[, dcp] maps
+    """Photos hazed on the fly, then cropped: dicts of hazy, clear, transmission, clean_hazy, sky[, dcp] maps
     in [0, 1], the airlight (3,) and the camera's noise level (see `dehaze.training.haze.HazySample`).
+    `sky` marks the clear photo's sky (`haze.sky_mask`), for honest targets (`dehaze.training.targets`).
 
     Each photo is kept at several scales so crops see both wide views and details.
     The whole photo is hazed before cropping (`dehaze.training.haze.random_haze`: depth that
@@ -124,8 +125,9 @@ class SyntheticHazeDataset(Dataset):
         if rng.random() < 0.5:
             clear = clear[:, ::-1]
             depth = None if depth is None else depth[:, ::-1]
+        sky = sky_mask(clear).astype(np.float32)  # found before any darker exposure, which would hide it
         if rng.random() < self.device_share:
-            return self.left_for_device(rng, clear)
+            return self.left_for_device(rng, clear, sky)
         exposure = 1.0
         if self.dim_share and rng.random() < self.dim_share:
             exposure = 2.0 ** -rng.uniform(*DIM_STOPS)
@@ -134,7 +136,7 @@ class SyntheticHazeDataset(Dataset):
         sample = random_haze(np.ascontiguousarray(clear), rng, depth, level_probabilities=self.level_probabilities,
                              exposure=exposure)
         maps = {"hazy": sample.hazy, "clear": sample.clear, "transmission": sample.transmission,
-                "clean_hazy": sample.clean_hazy}
+                "clean_hazy": sample.clean_hazy, "sky": sky}
         if self.with_dcp:
             maps["dcp"] = dehaze_dcp(sample.hazy).image
         crops = random_crop(rng, self.crop_size, *maps.values())
@@ -142,11 +144,11 @@ class SyntheticHazeDataset(Dataset):
                 "airlight": torch.from_numpy(sample.airlight.astype(np.float32)),
                 "noise": torch.tensor(sample.noise, dtype=torch.float32), "on_device": torch.tensor(False)}
 
-    def left_for_device(self, rng, clear):
+    def left_for_device(self, rng, clear, sky):
         """A clear crop in every map's place, marked for `haze_on_device`; the same keys, so batches collate."""
-        crop = to_tensor(random_crop(rng, self.crop_size, np.ascontiguousarray(clear))[0])
+        crop, sky = (to_tensor(image) for image in random_crop(rng, self.crop_size, np.ascontiguousarray(clear), sky))
         maps = {name: crop for name in ("hazy", "clear", "clean_hazy", *(["dcp"] if self.with_dcp else []))}
-        return {**maps, "transmission": torch.ones_like(crop[:1]), "airlight": torch.ones(3),
+        return {**maps, "sky": sky, "transmission": torch.ones_like(crop[:1]), "airlight": torch.ones(3),
                 "noise": torch.tensor(0.0), "on_device": torch.tensor(True)}
 
 

@@ -7,6 +7,12 @@ tint is sensor noise, JPEG chroma or the fog's own colour, and amplifying it pai
 sky patches and blotches. So the target removes haze only as far as what is left of
 the scene stands above the camera's noise; the transmission a generator should learn
 then depends on that margin, not on depth alone.
+
+The sky is never recoverable: in haze it is the airlight itself, light scattered by
+the haze, with no scene behind it. Asked for the clear photo's blue sky and clouds
+there, a generator learns to deepen whatever texture a real hazy sky has into dark
+violet clouds (as the first scattering generator did on real photos); so the
+target keeps a hazy sky as the haze shows it.
 """
 
 import torch
@@ -30,14 +36,17 @@ def recoverable_share(clean_hazy: torch.Tensor, airlight: torch.Tensor, noise: t
     return ((margin - 1.0) / 2.0).clamp(0.0, 1.0)
 
 
-def honest_target(clear, clean_hazy, transmission, airlight, noise):
+def honest_target(clear, clean_hazy, transmission, airlight, noise, sky=None):
     """(scene, transmission) to train towards: the clear photo where the haze left it recoverable, the haze where not.
 
     With the recoverable share w, the target's transmission is t / (w + (1 - w) t): t where
     w is 1, 1 (nothing removed) where w is 0. In linear light the target scene is then
     A + (w + (1 - w) t) (J - A): the clear photo J, or the haze I = A + t (J - A) itself.
+    `sky` (B, 1, H, W), 1 on the clear photo's sky, sets w to 0 there.
     """
     share = recoverable_share(clean_hazy, airlight, noise)
+    if sky is not None:
+        share = share * (1.0 - sky)
     kept = share + (1.0 - share) * transmission
     linear_airlight = srgb_to_linear(airlight)[:, :, None, None]
     scene = linear_to_srgb(linear_airlight + kept * (srgb_to_linear(clear) - linear_airlight))

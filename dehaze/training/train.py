@@ -167,7 +167,7 @@ class GanTrainer:
         """(scene, transmission) to train towards: honest ones where the batch says how it was hazed."""
         if self.honest and "clean_hazy" in batch:
             return honest_target(batch["clear"], batch["clean_hazy"], batch["transmission"], batch["airlight"],
-                                 batch["noise"])
+                                 batch["noise"], batch.get("sky"))
         return batch["clear"], batch.get("transmission")
 
     def step(self, step, batch):
