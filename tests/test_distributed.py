@@ -11,7 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from dehaze import distributed
+from dehaze.training import distributed
 from dehaze.gan import ResnetGenerator
 from dehaze.weights import read_metadata
 from tests.conftest import EXAMPLES
