@@ -17,6 +17,7 @@ from .scattering import MIN_TRANSMISSION, DehazeResult
 PATCH_SIZE = 15
 OMEGA = 0.95
 BRIGHTEST_FRACTION = 0.001
+AIRLIGHT_SOFTNESS = 0.005  # brightness scale of the softmax over the airlight's candidates
 GUIDED_EPS = 1e-3
 FAST_GUIDED_SCALE = 4
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
@@ -35,11 +36,24 @@ def dark_channel(image: torch.Tensor, patch_size: int = PATCH_SIZE) -> torch.Ten
 
 
 def estimate_airlight(image: torch.Tensor, dark: torch.Tensor, fraction: float = BRIGHTEST_FRACTION) -> torch.Tensor:
-    """Among the brightest `fraction` of dark-channel pixels, the colour of the brightest input pixel."""
-    count = max(1, int(dark.numel() * fraction))
-    candidates = dark.flatten().topk(count).indices
-    colours = image.flatten(1)[:, candidates]
-    return colours[:, colours.sum(dim=0).argmax()]
+    """The haze's colour: the brightest input colours among the `fraction` of pixels with the highest dark channel.
+
+    He et al. take the single brightest of those candidates. Which one that is hinges on noise
+    the eye cannot see: candidates of almost equal brightness differ in colour, and pixels at
+    the fraction's edge come and go. Noise of sigma 1e-4 moved half of an example photo's DCP
+    output by more than 0.02, and the GAN's scattering bounds magnify a change of the airlight
+    up to 99 times. So every candidate counts here, weighted smoothly: by how far its dark channel
+    clears the fraction's threshold (one at the edge weighs nothing) and by a softmax of its
+    brightness on a scale of AIRLIGHT_SOFTNESS (the brightest dominate). On the validation
+    photos this gained DCP 0.16 dB and cost the GAN, trained beside the former estimate, 0.26 dB.
+    """
+    count = min(max(1, int(dark.numel() * fraction)), dark.numel() - 1)
+    values, indices = dark.flatten().topk(count + 1)  # the last one is the threshold
+    colours = image.flatten(1)[:, indices[:-1]]
+    brightness = colours.mean(dim=0)
+    # + 1e-6: where the whole fraction ties with the threshold (a flat dark channel), brightness alone decides
+    weights = (values[:-1] - values[-1] + 1e-6) * torch.exp((brightness - brightness.max()) / AIRLIGHT_SOFTNESS)
+    return colours @ weights / weights.sum()
 
 
 def estimate_transmission(image: torch.Tensor, airlight: torch.Tensor, omega: float = OMEGA,
@@ -69,14 +83,18 @@ def refine_transmission(image: torch.Tensor, transmission: torch.Tensor, radius=
     return (a * gray + b).clamp(0.0, 1.0)
 
 
-def dehaze_dcp(image, omega: float = OMEGA, patch_size: int = PATCH_SIZE, min_transmission: float = MIN_TRANSMISSION):
+def dehaze_dcp(image, omega: float = OMEGA, patch_size: int = PATCH_SIZE, min_transmission: float = MIN_TRANSMISSION,
+               airlight=None):
     """Dehaze an (H, W, 3) float array in [0, 1] (or a (3, H, W) tensor, answered in tensors).
 
     Returns the image, refined transmission and airlight. Arrays are processed on
-    `default_device()`, tensors where they are.
+    `default_device()`, tensors where they are. A given `airlight` (three values; a
+    video's, averaged over its frames) is used instead of the image's own estimate.
     """
     tensor = image if isinstance(image, torch.Tensor) else to_tensor(image)
-    airlight = estimate_airlight(tensor, dark_channel(tensor, patch_size))
+    if airlight is None:
+        airlight = estimate_airlight(tensor, dark_channel(tensor, patch_size))
+    airlight = torch.as_tensor(airlight, dtype=tensor.dtype, device=tensor.device)
     transmission = refine_transmission(tensor, estimate_transmission(tensor, airlight, omega, patch_size))
     colour = airlight[:, None, None]
     recovered = ((tensor - colour) / transmission.clamp(min=min_transmission) + colour).clamp(0.0, 1.0)

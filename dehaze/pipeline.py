@@ -15,10 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dcp import dehaze_dcp
+from .dcp import dark_channel, dehaze_dcp, estimate_airlight, estimate_transmission, refine_transmission
 from .gan import ScatteringGenerator
 from .guided_filter import (
-    apply_affine_map, default_device, lift_to_full_resolution, resize_tensor, strip_height, to_array, to_tensor,
+    affine_coefficients, apply_affine_map, default_device, lift_to_full_resolution, resize_tensor, strip_height,
+    to_array, to_tensor,
 )
 from .image_io import validate_image
 from .mscnn import dehaze_mscnn, dehaze_mscnn_batch
@@ -42,14 +43,15 @@ def dehaze_gan(image: np.ndarray, generator) -> DehazeResult:
     return dehaze_gan_batch([image], generator)[0]
 
 
-def dehaze_gan_batch(images: list, generator) -> list:
+def dehaze_gan_batch(images: list, generator, airlights=None) -> list:
     """`dehaze_gan` for (H, W, 3) images of one size, in one pass of the generator.
 
     A `ScatteringGenerator` composes its scene from a transmission map and an airlight, so
     the scattering model bounds it by construction. The free-pixel `ResnetGenerator`'s
     output is bounded by `scattering.brightest_scene` and `darkest_scene` at DCP's
     airlight: it may not brighten haze that is darker than the haze's own light, nor paint
-    a scene into haze that has reached that light.
+    a scene into haze that has reached that light. `airlights`, where given, replace DCP's
+    estimates there (a video's, averaged over frames: the bounds magnify any change of it).
     """
     device = next(generator.parameters()).device
     batch = torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))).to(device)
@@ -58,7 +60,8 @@ def dehaze_gan_batch(images: list, generator) -> list:
             scenes, transmissions, airlights = generator(batch)
         return [DehazeResult(scene.permute(1, 2, 0).cpu().numpy()) for scene in scenes]
     height, width = images[0].shape[:2]
-    estimates = [dehaze_dcp(image) for image in images]
+    airlights = airlights or [None] * len(images)
+    estimates = [dehaze_dcp(image, airlight=airlight) for image, airlight in zip(images, airlights)]
     if generator.in_channels > generator.channels:  # DCP's estimate beside the hazy image
         priors = torch.from_numpy(np.stack([e.image for e in estimates]).transpose(0, 3, 1, 2)).to(device)
         batch = torch.cat([batch, priors], dim=1)
@@ -164,3 +167,38 @@ def lift_result(full: torch.Tensor, small: torch.Tensor, result: DehazeResult, s
         transmission = F.interpolate(transmission, size=(height, width), mode="bilinear", align_corners=False)
         transmission = transmission[0, 0].clamp(0.0, 1.0).cpu().numpy()
     return DehazeResult(to_array(dehazed), transmission, result.airlight)
+
+
+# The map J = a I + b at the working size as a value of its own, for callers that keep it
+# from one image to the next (`dehaze.video` carries it over a clip's frames).
+
+FIT_RADIUS, FIT_EPS = 4, 1e-4  # the GAN's map is fitted as lift_to_full_resolution fits it for lift_result
+
+
+def working_map(small: torch.Tensor, method: str, settle_airlight=None) -> tuple:
+    """(a, b) of the map J = a I + b from hazy to dehazed that `method` finds for a (3, h, w) image.
+
+    DCP and MSCNN build it from a transmission and an airlight (`recovery_map`); the GAN's
+    is fitted between its input and its output, which is bounded at DCP's airlight.
+    `settle_airlight`, where given, takes the image's own airlight estimate and returns
+    the one to use instead (a video's, averaged over its frames); DCP then measures the
+    transmission against that one.
+    """
+    settle_airlight = settle_airlight or (lambda airlight: airlight)
+    if method == "mscnn":
+        result = run_method(to_array(small), method)
+        airlight = settle_airlight(torch.as_tensor(result.airlight, device=small.device))
+        return recovery_map(result.transmission, airlight, small.device)
+    airlight = settle_airlight(estimate_airlight(small, dark_channel(small)))
+    if method == "dcp":
+        return recovery_map(refine_transmission(small, estimate_transmission(small, airlight)), airlight, small.device)
+    output = dehaze_gan_batch([to_array(small)], load_model("gan"), [airlight])[0].image  # bounded at that airlight
+    return affine_coefficients(small, to_tensor(output, small.device), FIT_RADIUS, FIT_EPS)
+
+
+def apply_map(full: torch.Tensor, a: torch.Tensor, b: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+    """`working_map`'s (a, b) on the (3, H, W) full-size image, with `strength` of its dehazing, as `dehaze` applies it."""
+    dehazed = apply_affine_map(full, a, b, strength)
+    if is_grayscale(full):  # as in lift_result
+        dehazed = dehazed.mean(0, keepdim=True).expand_as(dehazed)
+    return dehazed

@@ -8,6 +8,7 @@ from dehaze.__main__ import main, same_size_groups
 from dehaze.image_io import resize, save_image, to_uint8
 from dehaze.pipeline import run_method, run_network_batch
 from tests.conftest import EXAMPLES
+from tests.test_video import hazy_scene, read_frames, write_clip
 
 HAZY = sorted(EXAMPLES.glob("*_hazy.jpg"))
 
@@ -26,7 +27,7 @@ def test_folders_and_globs_give_one_output_per_readable_input(tmp_path, capsys):
     assert len(list((tmp_path / "t").iterdir())) == 3
     assert load_image(tmp_path / "out" / "third_dcp.png").shape == load_image(HAZY[2]).shape
     errors = capsys.readouterr().err
-    assert code == 2 and "broken.jpg is not an image" in errors and "no images match" in errors
+    assert code == 2 and "broken.jpg is not an image" in errors and "no photos or clips match" in errors
     assert "2 of 5 inputs failed" in errors
 
 
@@ -73,3 +74,26 @@ def test_a_network_batch_gives_what_one_image_at_a_time_gives(method):
         assert np.abs(batched.image - single.image).max() < 1e-4
         if method == "mscnn":
             assert np.abs(batched.transmission - single.transmission).max() < 1e-4
+
+
+def test_a_clip_is_dehazed_into_an_mp4_of_as_many_frames(tmp_path, capsys):
+    write_clip(tmp_path / "clip.mp4", [hazy_scene(96, 64)] * 6)
+    assert main([str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "clip_dehazed.mp4"), "--method", "dcp"]) == 0
+    assert len(read_frames(tmp_path / "clip_dehazed.mp4")) == 6
+    assert f"wrote {tmp_path / 'clip_dehazed.mp4'}" in capsys.readouterr().out
+
+
+def test_a_folder_mixing_photos_and_clips_tells_them_apart_by_content(tmp_path, capsys):
+    folder, out = tmp_path / "shots", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(HAZY[0], folder / "photo.jpg")
+    write_clip(folder / "clip.mov", [hazy_scene(96, 64)] * 4)
+    write_clip(folder / "recording.mp4", [hazy_scene(96, 64)] * 4)
+    (folder / "recording.mp4").rename(folder / "recording")  # no suffix: a clip all the same
+    (folder / "notes.txt").write_text("not a photo, not a clip: left alone")
+    (folder / "broken.mp4").write_text("not a clip")
+    assert main([str(folder), "-o", str(out), "--method", "dcp"]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["clip_dcp.mp4", "photo_dcp.png", "recording_dcp.mp4"]
+    assert len(read_frames(out / "recording_dcp.mp4")) == 4
+    errors = capsys.readouterr().err
+    assert "broken.mp4 is not a video file" in errors and "1 of 4 inputs failed" in errors

@@ -17,10 +17,12 @@ def dehaze_dcp_float64(image: np.ndarray, patch=15, omega=0.95, t0=0.1):
         padded = np.pad(values.min(axis=2), patch // 2, mode="edge")
         return sliding_window_view(padded, (patch, patch)).min(axis=(-1, -2))
 
-    dark_hazy = dark(image)
-    candidates = np.argsort(dark_hazy.ravel(), kind="stable")[-max(1, int(dark_hazy.size * 0.001)):]
-    colours = image.reshape(-1, 3)[candidates]
-    airlight = colours[colours.sum(axis=1).argmax()]
+    dark_hazy = dark(image).ravel()
+    order = np.argsort(dark_hazy, kind="stable")[::-1][: max(1, int(dark_hazy.size * 0.001)) + 1]
+    colours, threshold = image.reshape(-1, 3)[order[:-1]], dark_hazy[order[-1]]
+    brightness = colours.mean(axis=1)
+    weights = (dark_hazy[order[:-1]] - threshold + 1e-6) * np.exp((brightness - brightness.max()) / 0.005)
+    airlight = weights @ colours / weights.sum()
     raw = 1 - omega * dark(image / airlight)
     gray = image @ np.array([0.299, 0.587, 0.114])
     transmission = np.clip(fast_guided_filter_float64(gray, raw, max(4, min(image.shape[:2]) // 10), 1e-3), 0, 1)

@@ -1,0 +1,372 @@
+"""Dehazing video without flicker, streamed frame by frame with PyAV.
+
+Dehazing every frame on its own flickers: the airlight and the transmission a method
+estimates move with sensor noise and compression from one frame to the next, and dense
+haze magnifies each such change up to ten times. Here the expensive estimate, the map
+J = a I + b at the working size (`pipeline.working_map`), is carried over a shot
+(`SteadyMap`): the method sees the frames averaged over time where the scene holds still,
+so that their noise cancels; its airlight and its map are averaged over time as well;
+all that is kept moves along with the camera's pan; a scene cut starts afresh. The method
+runs on every KEY_INTERVAL[method]-th frame, and the map is applied at full resolution
+to every frame (`pipeline.apply_map`).
+
+Frames are decoded, dehazed and encoded one at a time, so memory stays flat however long
+the clip. The output is H.264 in MP4 (yuv420p, CRF 18) with the input's timestamps,
+rotation and audio (copied, or AAC where MP4 cannot hold the codec; subtitle and data
+tracks are left out), written to a temporary file beside the destination that is renamed
+when it is complete.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .guided_filter import box_filter, default_device, resize_tensor, to_array, to_tensor
+from .image_io import MIN_SIDE
+from .pipeline import METHODS, WORKING_SIZE, apply_map, check_strength, working_map, working_shape
+
+# The method runs on every k-th frame of a shot; within 0.5 dB PSNR of running it on every frame (bench/bench_video.py)
+KEY_INTERVAL = {"dcp": 1, "mscnn": 2, "gan": 4}
+AIRLIGHT_WEIGHT = 0.1  # share of a key frame's airlight estimate in the running airlight
+FRAME_WEIGHT = 0.2  # where the scene holds still, share of each frame in the running average the method sees...
+MAP_WEIGHT = 0.1  # ...and of the method's latest map in the running map, per frame
+CHANGE_RADIUS = 4  # px at the working size: the image's change is averaged over 9 x 9 pixels, so noise cancels...
+CHANGE_SCALE = 0.05  # ...and a change of this much takes the key frame's map outright (a moving object)
+CUT_HISTOGRAM = 0.35  # a new shot: grey-level histograms this far apart (total variation, 0 to 1)...
+CUT_DIFFERENCE = 0.12  # ...or 16 px thumbnails this different on average
+CRF, PRESET = 18, "medium"  # x264: visually lossless for most viewers, without blocks in smooth haze
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}  # copied as they are; anything else becomes AAC
+ENDS_EARLY_FRAMES = 2  # frames ending more than two frame intervals (and 2%) before the declared duration: cut off
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                  ".wmv", ".flv", ".3gp", ".ogv"}
+OUTPUT_SUFFIXES = (".mp4", ".m4v", ".mov")
+UNSPECIFIED = 2  # FFmpeg's AVCOL_SPC/PRI/TRC_UNSPECIFIED
+# swscale's default conversion darkened every RGB -> 4:2:0 -> RGB round trip by 1.2/255 on average; these flags do
+# not (DEEP_EXACT for 16-bit RGB, which FULL_CHR_H_INT garbles in FFmpeg 8.1: green off by half its range)
+_FLAGS = av.video.reformatter.Interpolation
+DEEP_EXACT = _FLAGS.BILINEAR | _FLAGS.ACCURATE_RND | _FLAGS.FULL_CHR_H_INP
+EXACT = DEEP_EXACT | _FLAGS.FULL_CHR_H_INT
+
+
+class VideoError(ValueError):
+    """An input that cannot be used as a video, with a human-readable reason that names the file."""
+
+
+def dehaze_video(source, destination, method: str = "gan", strength: float = 1.0, progress=None,
+                 working_size: int = WORKING_SIZE) -> Path:
+    """Dehaze the clip `source` into the H.264 MP4 file `destination`, frame by frame; returns the destination.
+
+    `progress(done, total)` is called after each frame, total being the frame count the
+    clip declares (None where it declares none). Input that is not a usable video raises
+    `VideoError`; no output file is left behind then, nor after any other error.
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    strength = check_strength(strength)
+    source, destination = Path(source), Path(destination)
+    if destination.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValueError(f"{destination.name}: the output is H.264 in MP4; name it {destination.stem}.mp4")
+    if not destination.parent.is_dir():
+        raise FileNotFoundError(f"No such folder for {destination.name}: {destination.parent}")
+    if destination.exists() and destination.resolve() == source.resolve():
+        raise VideoError(f"{source.name}: the output would overwrite its own input; choose another destination")
+    partial = destination.with_name(f".{destination.stem}.{secrets.token_hex(4)}.part.mp4")  # beside it: same file system
+    with open_clip(source) as clip:
+        try:
+            with av.open(str(partial), "w", format="mp4") as output:
+                Transcoder(clip, output, source.name).run(SteadyMap(method, working_size), strength, progress)
+            os.replace(partial, destination)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    return destination
+
+
+def is_video(path) -> bool:
+    """Whether the file holds moving pictures that `dehaze_video` can read, judged by its content."""
+    try:
+        open_clip(Path(path)).close()
+    except VideoError:
+        return False
+    return True
+
+
+def open_clip(path: Path):
+    """The PyAV container of a video file, or VideoError: missing, unreadable, a still image, no video track."""
+    if not path.is_file():
+        raise VideoError(f"No such video file: {path}")
+    try:
+        clip = av.open(str(path), metadata_errors="replace")
+    except av.FFmpegError as error:
+        raise VideoError(f"{path.name} is not a video file, or it is damaged ({error.strerror}).") from None
+    if clip.format.name == "image2" or clip.format.name.endswith("_pipe"):  # PyAV reads photos as one-frame videos
+        clip.close()
+        raise VideoError(f"{path.name} is a still image, not a video.")
+    if video_stream(clip) is None:
+        clip.close()
+        raise VideoError(f"{path.name} has no video track.")
+    return clip
+
+
+def video_stream(clip):
+    """The clip's first video stream that is not a still (the cover art of a music file), or None."""
+    return next((s for s in clip.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+
+
+class SteadyMap:
+    """The dehazing map of a clip at the working size, carried from frame to frame (see the module's docstring)."""
+
+    def __init__(self, method: str, working_size: int = WORKING_SIZE):
+        self.method, self.working_size = method, working_size
+        self.key_interval = KEY_INTERVAL[method]
+        self.steady = None  # the shot's frames at the working size, averaged where the scene held still
+        self.start_shot()
+
+    def start_shot(self):
+        """Forget what was kept from frames before a scene cut."""
+        self.airlight = self.estimate = self.map = None  # the method's latest (a, b) and the running one
+        self.since_key = 0
+
+    def dehaze(self, full: torch.Tensor, strength: float) -> torch.Tensor:
+        """The (3, H, W) frame dehazed with the carried map."""
+        height, width = working_shape(*full.shape[-2:], self.working_size)
+        small = full if (height, width) == tuple(full.shape[-2:]) else resize_tensor(full, height, width)
+        return apply_map(full, *self.map_for(small), strength)
+
+    def map_for(self, small: torch.Tensor) -> tuple:
+        """(a, b) for this frame at the working size.
+
+        The method runs on `steady`, in which sensor noise has averaged out, every
+        `key_interval` frames, and the map moves towards its latest estimate frame by frame,
+        so that no key frame is a step. Where the scene moved, both take the new outright.
+        """
+        change = None
+        if self.steady is None or is_scene_cut(self.steady, small):
+            self.start_shot()
+            self.steady = small
+        else:
+            self.follow(global_shift(self.steady, small))
+            change = local_change(self.steady, small)
+            self.steady = torch.lerp(self.steady, small, share_of_new(change, FRAME_WEIGHT))
+        if self.estimate is None or self.since_key >= self.key_interval:
+            self.estimate, self.since_key = working_map(self.steady, self.method, self.settle_airlight), 0
+        self.since_key += 1
+        if self.map is None:
+            self.map = self.estimate
+        else:
+            weight = share_of_new(change, MAP_WEIGHT)
+            self.map = tuple(torch.lerp(kept, new, weight) for kept, new in zip(self.map, self.estimate))
+        return self.map
+
+    def follow(self, shift: tuple):
+        """Move what is kept along with the camera's pan."""
+        self.steady = shifted(self.steady, shift)
+        self.estimate = tuple(shifted(kept, shift) for kept in self.estimate)
+        self.map = tuple(shifted(kept, shift) for kept in self.map)
+
+    def settle_airlight(self, estimate: torch.Tensor) -> torch.Tensor:
+        """The running airlight with this key frame's `estimate` averaged in (exponentially)."""
+        self.airlight = estimate if self.airlight is None else torch.lerp(self.airlight, estimate, AIRLIGHT_WEIGHT)
+        return self.airlight
+
+
+def local_change(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+    """Per pixel, how much the scene changed: the local mean of the difference, in which sensor noise cancels."""
+    return box_filter(after - before, CHANGE_RADIUS).abs().mean(0)
+
+
+def share_of_new(change: torch.Tensor, still_share: float) -> torch.Tensor:
+    """Per pixel, the share of the new in a running average: `still_share` where the scene held still, all where it
+    changed by CHANGE_SCALE, so that a moving object leaves no ghost behind."""
+    return (still_share + change / CHANGE_SCALE).clamp(max=1.0)
+
+
+def is_scene_cut(before: torch.Tensor, after: torch.Tensor) -> bool:
+    """Whether two consecutive frames belong to different shots: their tones or their layout differ a lot."""
+    def histogram(image):
+        return torch.histc(image.mean(0), bins=32, min=0.0, max=1.0) / image[0].numel()
+
+    tone_change = (histogram(after) - histogram(before)).abs().sum() / 2
+    thumbnails = F.adaptive_avg_pool2d(torch.stack([before, after]), 16)
+    return bool(tone_change > CUT_HISTOGRAM or (thumbnails[1] - thumbnails[0]).abs().mean() > CUT_DIFFERENCE)
+
+
+def global_shift(before: torch.Tensor, after: torch.Tensor) -> tuple:
+    """The whole-pixel translation (dy, dx) that carries `before` onto `after`: phase correlation of their grey levels.
+
+    Each frequency is weighted by its share of the cross-power over the mean, so the noise
+    of the weak frequencies of hazy, low-contrast frames does not swamp the peak.
+    """
+    height, width = before.shape[-2:]
+    grey = torch.stack([before.mean(0), after.mean(0)])
+    window = torch.outer(torch.hann_window(height, periodic=False, device=grey.device),
+                         torch.hann_window(width, periodic=False, device=grey.device))
+    spectra = torch.fft.rfft2((grey - grey.mean((1, 2), keepdim=True)) * window)
+    cross = spectra[1] * spectra[0].conj()
+    correlation = torch.fft.irfft2(cross / (cross.abs() + cross.abs().mean()), s=(height, width))
+    dy, dx = divmod(int(correlation.argmax()), width)
+    return (dy + height // 2) % height - height // 2, (dx + width // 2) % width - width // 2
+
+
+def shifted(image: torch.Tensor, shift: tuple) -> torch.Tensor:
+    """A (C, H, W) image moved by whole pixels (dy, dx), the uncovered border filled from the nearest edge."""
+    dy, dx = shift
+    if dy == dx == 0:
+        return image
+    height, width = image.shape[-2:]
+    padded = F.pad(image[None], (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)), mode="replicate")[0]
+    return padded[:, max(-dy, 0) : max(-dy, 0) + height, max(-dx, 0) : max(-dx, 0) + width]
+
+
+class Transcoder:
+    """Decodes a clip's video, dehazes and encodes it frame by frame, and carries its audio along."""
+
+    def __init__(self, clip, output, name: str):
+        self.clip, self.output, self.name = clip, output, name
+        self.video = video_stream(clip)
+        self.video.thread_type = "AUTO"
+        self.audio = {stream: add_audio_stream(output, stream) for stream in clip.streams.audio}
+        self.encoder = None  # made from the first frame, which tells the size, colours and rotation
+        self.size = self.matrix = self.last_pts = None  # the first frame's size and YUV matrix, the last timestamp
+        self.waiting = []  # audio packets demuxed before that; the container's header needs every stream first
+
+    def run(self, steady: SteadyMap, strength: float, progress=None):
+        total = self.video.frames or None
+        done, last = 0, None
+        for packet in self.packets():
+            if packet.stream is not self.video:
+                self.carry_audio(packet)
+                continue
+            for frame in self.decoded(packet):
+                self.encode(self.dehazed(frame, steady, strength), frame)
+                done, last = done + 1, frame
+                if progress:
+                    progress(done, total)
+        if last is None:
+            raise VideoError(f"{self.name} has no frame that could be decoded.")
+        self.check_complete(last)
+        self.flush()
+
+    def packets(self):
+        try:
+            yield from self.clip.demux(self.video, *self.audio)
+        except av.FFmpegError as error:
+            raise self.damaged(error) from None
+
+    def decoded(self, packet) -> list:
+        try:
+            return packet.decode()
+        except av.FFmpegError as error:
+            raise self.damaged(error) from None
+
+    def damaged(self, error) -> VideoError:
+        return VideoError(f"{self.name} could not be decoded to the end; the file may be truncated or corrupt ({error}).")
+
+    def dehazed(self, frame, steady: SteadyMap, strength: float) -> np.ndarray:
+        """The frame as 8-bit RGB, dehazed; cropped to even sides, as 4:2:0 chroma needs them."""
+        if min(frame.width, frame.height) < MIN_SIDE:
+            raise VideoError(f"{self.name} is {frame.width}x{frame.height}; both sides must be at least {MIN_SIDE} pixels.")
+        if self.size is not None and (frame.width, frame.height) != self.size:
+            frame = frame.reformat(*self.size)  # a stream that changes its size mid-clip keeps the first one
+        rgb = rgb_array(frame, colour_matrix(frame))
+        rgb = rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2]
+        dehazed = steady.dehaze(to_tensor(rgb, default_device()), strength)
+        return np.rint(to_array(dehazed) * 255).astype(np.uint8)
+
+    def encode(self, rgb: np.ndarray, source):
+        if self.encoder is None:
+            self.start_encoder(source, rgb.shape[1], rgb.shape[0])
+            for packet in self.waiting:
+                self.carry_audio(packet)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+            format="yuv420p", dst_colorspace=self.matrix, dst_color_range=av.video.reformatter.ColorRange.MPEG,
+            interpolation=EXACT)
+        frame.pts, frame.time_base = self.next_pts(source), self.video.time_base
+        self.output.mux(self.encoder.encode(frame))
+
+    def start_encoder(self, first, width: int, height: int):
+        """The H.264 stream, at the clip's frame rate and time base, tagged with its colours and rotation."""
+        self.size, self.matrix = (first.width, first.height), colour_matrix(first)
+        rate = self.video.average_rate or self.video.guessed_rate or 30
+        self.encoder = self.output.add_stream("libx264", rate=rate, options={"crf": str(CRF), "preset": PRESET})
+        self.encoder.width, self.encoder.height, self.encoder.pix_fmt = width, height, "yuv420p"
+        self.encoder.codec_context.time_base = self.video.time_base
+        self.encoder.codec_context.colorspace = self.matrix
+        self.encoder.codec_context.color_range = av.video.reformatter.ColorRange.MPEG
+        if first.color_primaries != UNSPECIFIED:
+            self.encoder.codec_context.color_primaries = first.color_primaries
+        if first.color_trc != UNSPECIFIED:
+            self.encoder.codec_context.color_trc = first.color_trc
+        if first.rotation:
+            self.encoder.set_display_rotation(first.rotation)
+
+    def next_pts(self, frame) -> int:
+        """The frame's own timestamp (variable frame rates stay as they were), kept strictly increasing."""
+        pts = frame.pts
+        if pts is None:  # a stream without timestamps: one frame interval after the last
+            interval = round(1 / (self.encoder.codec_context.framerate * self.video.time_base))
+            pts = 0 if self.last_pts is None else self.last_pts + max(1, interval)
+        if self.last_pts is not None:
+            pts = max(pts, self.last_pts + 1)
+        self.last_pts = pts
+        return pts
+
+    def carry_audio(self, packet):
+        if self.encoder is None:
+            self.waiting.append(packet)
+            return
+        target, copied = self.audio[packet.stream]
+        if copied:
+            if packet.dts is not None:  # not the empty packet that ends a stream
+                packet.stream = target
+                self.output.mux(packet)
+            return
+        for frame in self.decoded(packet):
+            self.output.mux(target.encode(frame))
+
+    def check_complete(self, last):
+        """VideoError where the frames end well before the duration the clip declares: a file cut off at a packet."""
+        if not self.video.duration or last.pts is None:
+            return
+        start = (self.video.start_time or 0) * self.video.time_base
+        declared = float(self.video.duration * self.video.time_base)
+        decoded = float(last.time + (last.duration or 0) * last.time_base - start)
+        interval = 1 / float(self.encoder.codec_context.framerate)
+        if declared - decoded > max(ENDS_EARLY_FRAMES * interval, 0.02 * declared):
+            raise VideoError(f"{self.name} ends after {decoded:.2f} s of the {declared:.2f} s it declares; "
+                             "the file may be truncated.")
+
+    def flush(self):
+        for target, copied in self.audio.values():
+            if not copied:
+                self.output.mux(target.encode(None))
+        self.output.mux(self.encoder.encode(None))
+
+
+def colour_matrix(frame) -> int:
+    """The frame's YUV matrix; where it names none, BT.709 from 720 lines up and BT.601 below, as players assume."""
+    if frame.colorspace != UNSPECIFIED:
+        return frame.colorspace
+    reformatter = av.video.reformatter.Colorspace
+    return reformatter.ITU709 if frame.height >= 720 else reformatter.ITU601
+
+
+def rgb_array(frame, matrix) -> np.ndarray:
+    """The frame as an (H, W, 3) float32 array in [0, 1]: 16 bits per sample where the video has more than 8."""
+    deep = frame.format.components[0].bits > 8
+    rgb = frame.to_ndarray(format="rgb48le" if deep else "rgb24", src_colorspace=matrix,
+                           src_color_range=frame.color_range, interpolation=DEEP_EXACT if deep else EXACT)
+    return rgb.astype(np.float32) / (65535.0 if deep else 255.0)
+
+
+def add_audio_stream(output, stream) -> tuple:
+    """(the output stream for an audio stream, whether its packets are copied): MP4 holds the codec, or AAC it is."""
+    codec = stream.codec_context.codec.canonical_name
+    if codec in MP4_AUDIO:
+        return output.add_stream_from_template(stream), True
+    return output.add_stream("aac", rate=stream.codec_context.sample_rate, layout=stream.codec_context.layout), False
