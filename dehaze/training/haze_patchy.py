@@ -35,6 +35,7 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..gan import linear_to_srgb, srgb_to_linear
 from ..guided_filter import guided_filter
 
 LEVELS = ("clear", "light", "dense")
@@ -156,16 +157,6 @@ def luminance(images: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) luma of sRGB images, with JPEG's weights."""
     weights = torch.tensor(LUMA_WEIGHTS, device=images.device, dtype=images.dtype)
     return torch.einsum("bchw,c->bhw", images, weights)[:, None]
-
-
-def srgb_to_linear(images: torch.Tensor) -> torch.Tensor:
-    images = images.clamp(0.0, 1.0)
-    return torch.where(images <= 0.04045, images / 12.92, ((images + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(images: torch.Tensor) -> torch.Tensor:
-    images = images.clamp(0.0, 1.0)
-    return torch.where(images <= 0.0031308, images * 12.92, 1.055 * images ** (1 / 2.4) - 0.055)
 
 
 def per_sample(values: torch.Tensor) -> torch.Tensor:
@@ -355,8 +346,8 @@ def scene_airlight(clear: torch.Tensor, generator) -> torch.Tensor:
 
 def scatter(clear: torch.Tensor, transmission: torch.Tensor, airlight: torch.Tensor) -> torch.Tensor:
     """I = J t + A (1 - t) of sRGB `clear` and `airlight`, in linear light: light adds up there, not in sRGB values."""
-    airlight_linear = srgb_to_linear(airlight)[:, :, None, None]
-    return torch.lerp(airlight_linear, srgb_to_linear(clear), transmission)
+    airlight_linear = srgb_to_linear(airlight.clamp(0.0, 1.0))[:, :, None, None]
+    return torch.lerp(airlight_linear, srgb_to_linear(clear.clamp(0.0, 1.0)), transmission)
 
 
 def random_camera_settings(batch: int, generator=None, device=None) -> CameraSettings:

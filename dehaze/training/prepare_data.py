@@ -259,6 +259,20 @@ def split_of(name: str) -> str:
     return "test" if name in TEST_NAMES else "val" if name in VALIDATION_NAMES else "train"
 
 
+def manifest_row(photo: Photo, split: str, image: np.ndarray, cache: Path) -> dict:
+    """A photo's line of manifest.csv: where it came from, its license and its size as written."""
+    license_name, holder = provenance(photo, cache)
+    return {"name": photo.name, "split": split, "package": photo.package, "license": license_name,
+            "copyright": holder, "source": photo.path, "width": image.shape[1], "height": image.shape[0]}
+
+
+def write_manifest(rows: list, path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def prepare(out: Path, independent: bool = False) -> None:
     """Write train/val/test under `out`, or with `independent` only the independent test set."""
     cache = out / "packages"
@@ -292,14 +306,9 @@ def prepare(out: Path, independent: bool = False) -> None:
             for level in HAZE_LEVELS:
                 sample = random_haze(clear, rngs[split], depth, level=level, grayscale=False)
                 save_image(sample.hazy, out / split / "hazy" / hazy_name(photo.name, level, sample.beta, sample.airlight))
-        license_name, holder = provenance(photo, cache)
-        rows.append({"name": photo.name, "split": split, "package": photo.package, "license": license_name,
-                     "copyright": holder, "source": photo.path, "width": clear.shape[1], "height": clear.shape[0]})
+        rows.append(manifest_row(photo, split, clear, cache))
         print(f"{split:11s} {photo.name}")
-    with open(manifest, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_manifest(rows, manifest)
     counts = {split: sum(r["split"] == split for r in rows) for split in SEEDS | {"train": 0}}
     print(", ".join(f"{n} {split}" for split, n in counts.items() if n), f"-> {out}")
 
@@ -317,14 +326,9 @@ def prepare_real(out: Path) -> None:
             print(f"skipping {photo.name}: {error}")
             continue
         save_image(image, folder / f"{photo.name}.png")
-        license_name, holder = provenance(photo, cache)
-        rows.append({"name": photo.name, "split": "real", "package": photo.package, "license": license_name,
-                     "copyright": holder, "source": photo.path, "width": image.shape[1], "height": image.shape[0]})
+        rows.append(manifest_row(photo, "real", image, cache))
         print(f"real        {photo.name}")
-    with open(folder / "manifest.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_manifest(rows, folder / "manifest.csv")
     print(f"{len(rows)} of {len(REAL_HAZE)} real hazy photos -> {folder}")
 
 
