@@ -4,11 +4,13 @@
 
 Endpoints (see README): /dehaze runs the chosen method and returns a before/after preview and the
 full-resolution result as a file; /compare runs every method for the sliders, transmission maps and
-PSNR/SSIM against an optional ground truth. All model work shares one queue slot.
+PSNR/SSIM against an optional ground truth; /dehaze_video dehazes a clip into an H.264 MP4. All model
+work shares one queue slot.
 """
 
 import atexit
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -21,9 +23,10 @@ import numpy as np
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 
-from dehaze import ImageError, dehaze, load_image, save_image
+from dehaze import ImageError, VideoError, dehaze, dehaze_video, load_image, save_image
 from dehaze.image_io import fit_within, source_bit_depth, to_uint8
 from dehaze.metrics import score
+from dehaze.video import ClipFacts, clip_facts
 
 try:  # ZeroGPU on Hugging Face Spaces: borrow a GPU for each call
     import spaces
@@ -34,15 +37,18 @@ except ImportError:
 
 METHODS = {"GAN": "gan", "DCP": "dcp", "MSCNN": "mscnn"}
 MAX_PIXELS = 12_000_000
-MAX_FILE_MB = 20
-# Gradio bounds each uploaded file, not how many one upload request carries; the page sends one per request.
-MAX_UPLOAD_REQUEST_BYTES = 2 * MAX_FILE_MB * 1024 * 1024 + 64 * 1024
+MAX_FILE_MB = 20  # a photo
+MAX_CLIP_MB, MAX_CLIP_SECONDS, MAX_CLIP_SIZE = 100, 60, (1920, 1080)  # a clip: 1080p at most, either way up
+# Gradio bounds each uploaded file (by the largest kind, a clip), not how many one upload request carries; the
+# page sends one per request.
+MAX_UPLOAD_REQUEST_BYTES = MAX_CLIP_MB * 1024 * 1024 + 64 * 1024
 PREVIEW_SIDE = 1280  # long side of what the sliders and maps show: a laptop screen at full width
 PREVIEWS_CACHED = 12  # (upload, method, strength) previews kept so /compare reuses /dehaze's work
 MODEL_WORK = "model-work"  # one concurrency group: /dehaze and /compare never run models at once
 QUEUE_OPTIONS = {"max_size": 16, "default_concurrency_limit": 1}
 DELETE_CACHE = (600, 3600)  # every 10 minutes, delete uploads and results older than an hour
 DOWNLOAD_KEPT_SECONDS = 600  # our copy of a result file; Gradio serves its own copy, made on return
+CLIP_SLACK_SECONDS = 1  # a clip may run this much past what it declares (or past the limit) before it is stopped
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 DOWNLOADS = Path(tempfile.mkdtemp(prefix="dehaze-downloads-"))
@@ -108,7 +114,7 @@ class UploadLimit:
 
 def launch_options() -> dict:
     """Keyword arguments for `launch`, fresh each time (Gradio adds to app_kwargs)."""
-    return {"max_file_size": f"{MAX_FILE_MB}mb", "css": CSS,
+    return {"max_file_size": f"{MAX_CLIP_MB}mb", "css": CSS,
             "app_kwargs": {"middleware": [Middleware(UploadLimit, max_bytes=MAX_UPLOAD_REQUEST_BYTES)]}}
 
 
@@ -118,13 +124,50 @@ def refuse(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+def check_file_size(path, what: str, limit_mb: int) -> None:
+    megabytes = os.path.getsize(path) / 2**20
+    if megabytes > limit_mb:
+        raise refuse(f"{what.capitalize()}: the file is {megabytes:.0f} MB; the limit is {limit_mb} MB.")
+
+
 def read_image(path, what: str) -> np.ndarray:
     if not path:
         raise refuse(f"Please upload a {what}.")
+    check_file_size(path, what, MAX_FILE_MB)
     try:
         return load_image(path, MAX_PIXELS)
     except ImageError as error:
         raise refuse(f"{what.capitalize()}: {error}") from None
+
+
+def read_clip(path) -> ClipFacts:
+    """What the uploaded clip declares, checked against the page's bounds before any frame is decoded."""
+    if not path:
+        raise refuse("Please upload a hazy clip.")
+    check_file_size(path, "hazy clip", MAX_CLIP_MB)
+    try:
+        facts = clip_facts(path)
+    except VideoError as error:
+        raise refuse(f"Hazy clip: {error}") from None
+    if facts.seconds and facts.seconds > MAX_CLIP_SECONDS + CLIP_SLACK_SECONDS:
+        raise refuse(f"Hazy clip: it lasts {facts.seconds:.0f} s; the limit is {MAX_CLIP_SECONDS} s. Trim it first.")
+    if max(facts.width, facts.height) > max(MAX_CLIP_SIZE) or min(facts.width, facts.height) > min(MAX_CLIP_SIZE):
+        raise refuse(f"Hazy clip: its frames are {facts.width}x{facts.height}; the limit is "
+                     f"{MAX_CLIP_SIZE[0]}x{MAX_CLIP_SIZE[1]} (1080p). Scale it down first.")
+    return facts
+
+
+def frame_progress(facts: ClipFacts, progress):
+    """dehaze_video's progress callback: the page's progress bar, and a stop for a clip that runs past the limit
+    (its declared duration can be missing or wrong)."""
+    limit = (MAX_CLIP_SECONDS + CLIP_SLACK_SECONDS) * facts.frame_rate if facts.frame_rate else None
+
+    def report(done: int, total):
+        if limit and done > limit:
+            raise refuse(f"Hazy clip: it runs past {MAX_CLIP_SECONDS} s, the limit. Trim it first.")
+        progress((done, total), desc="Dehazing frames", unit="frames")
+
+    return report
 
 
 def check_request(method: str, strength) -> float:
@@ -160,16 +203,20 @@ def preview_of(hazy: np.ndarray, hazy_path: str, method: str, strength: float) -
     return PREVIEWS[key]
 
 
+def download_path(upload: str, method: str, suffix: str) -> Path:
+    """Where a result is written, named after the upload (`<stem>_dehazed_<method><suffix>`), in a folder of its
+    own; our earlier results are removed."""
+    for folder in DOWNLOADS.iterdir():
+        if time.time() - folder.stat().st_mtime > DOWNLOAD_KEPT_SECONDS:
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=DOWNLOADS)) / f"{Path(upload).stem}_dehazed_{method.lower()}{suffix}"
+
+
 def write_download(image: np.ndarray, hazy_path: str, method: str) -> str:
-    """The full-resolution result as a file named after the upload: JPEG (quality 95) for a JPEG upload,
-    else PNG, 16-bit where the upload had more than 8 bits. Our earlier copies are removed."""
-    for old in DOWNLOADS.glob("*/*"):
-        if time.time() - old.stat().st_mtime > DOWNLOAD_KEPT_SECONDS:
-            old.unlink(missing_ok=True)
-            old.parent.rmdir()
-    upload = Path(hazy_path)
-    suffix = ".jpg" if upload.suffix.lower() in (".jpg", ".jpeg") else ".png"
-    path = Path(tempfile.mkdtemp(dir=DOWNLOADS)) / f"{upload.stem}_dehazed_{method.lower()}{suffix}"
+    """The full-resolution result as a file: JPEG (quality 95) for a JPEG upload, else PNG, 16-bit where the
+    upload had more than 8 bits."""
+    suffix = ".jpg" if Path(hazy_path).suffix.lower() in (".jpg", ".jpeg") else ".png"
+    path = download_path(hazy_path, method, suffix)
     save_image(image, path, bit_depth=source_bit_depth(hazy_path) if suffix == ".png" else 8)
     return str(path)
 
@@ -188,6 +235,26 @@ def dehaze_photo(hazy_photo, method="GAN", strength=100):
     result = run_method(hazy, hazy_photo, method, fraction)
     download = write_download(result.image, hazy_photo, method)
     return (to_preview(hazy), PREVIEWS[hazy_photo, method, fraction].image), download
+
+
+@on_gpu
+def dehaze_clip(hazy_clip, method="GAN", strength=100, progress=gr.Progress()):
+    """The chosen method over every frame of a clip, without flicker: an H.264 MP4 with the clip's frame rate,
+    frame count, rotation and audio.
+
+    Args:
+        hazy_clip: the clip to dehaze (MP4, MOV, MKV, WebM, AVI, ...; at most 60 s, 1920x1080 and 100 MB)
+        method: "GAN", "DCP" or "MSCNN"
+        strength: percent of the haze removed, 0 (the clip unchanged) to 100 (the full result)
+    """
+    fraction = check_request(method, strength)
+    facts = read_clip(hazy_clip)
+    destination = download_path(hazy_clip, method, ".mp4")
+    try:
+        dehaze_video(hazy_clip, destination, METHODS[method], fraction, progress=frame_progress(facts, progress))
+    except VideoError as error:
+        raise refuse(f"Hazy clip: {error}") from None
+    return str(destination)
 
 
 def name_result_sides(method, strength):
@@ -297,39 +364,60 @@ CSS = """
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="dehaze", delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown("### dehaze: remove haze from a photo\nDrop a photo or pick an example, then press **Dehaze**.")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=320):
-                hazy = ImageUpload(type="filepath", label="Hazy photo", sources=["upload", "clipboard"],
-                                   elem_id="hazy", height=220)
-                examples = gr.Examples(example_photos(), inputs=[hazy], label="Examples (click one)",
-                                       examples_per_page=12, cache_examples=False, elem_id="examples")
+        gr.Markdown("### dehaze: remove haze from a photo or a clip\nDrop a photo or pick an example, then press "
+                    "**Dehaze**; clips go in the **Video** tab.")
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Photo", elem_id="photo-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1, min_width=320):
+                        hazy = ImageUpload(type="filepath", label="Hazy photo", sources=["upload", "clipboard"],
+                                           elem_id="hazy", height=220)
+                        examples = gr.Examples(example_photos(), inputs=[hazy], label="Examples (click one)",
+                                               examples_per_page=12, cache_examples=False, elem_id="examples")
+                        with gr.Row():
+                            method = MethodChoice(list(METHODS), value="GAN", label="Method", elem_id="method",
+                                                  min_width=200)
+                            strength = StrengthSlider(0, 100, value=100, step=1,
+                                                      label="Strength (%): 0 keeps the photo", elem_id="strength",
+                                                      min_width=200)
+                        run = gr.Button("Dehaze", variant="primary", elem_id="run")
+                    with gr.Column(scale=1, min_width=320, elem_id="result"):
+                        result = gr.ImageSlider(label="Before / after", format="png", interactive=False,
+                                                elem_id="result-slider", elem_classes="named-sides", max_height=560)
+                        download = gr.DownloadButton("Download full resolution", visible=False, size="md",
+                                                     elem_id="download")
+                with gr.Accordion("Compare methods, transmission maps and scores", open=False, elem_id="compare"):
+                    with gr.Row():
+                        clear = ImageUpload(type="filepath", label="Clear ground truth (optional, for PSNR/SSIM)",
+                                            sources=["upload"], elem_id="clear", height=200)
+                        scores = gr.Dataframe(headers=["", "PSNR (dB)", "SSIM"], label="Scores against the ground truth",
+                                              elem_id="scores", interactive=False)
+                    compare_button = gr.Button("Compare all methods", elem_id="compare-button")
+                    with gr.Row():
+                        slider_a = gr.ImageSlider(label="Other method · chosen method", format="png",
+                                                  interactive=False, elem_id="slider-a", elem_classes="named-sides")
+                        slider_b = gr.ImageSlider(label="Other method · chosen method", format="png",
+                                                  interactive=False, elem_id="slider-b", elem_classes="named-sides")
+                    with gr.Row():
+                        transmission_dcp = gr.Image(label="DCP transmission (dark = dense haze)", format="png",
+                                                    interactive=False, elem_id="transmission-dcp")
+                        transmission_mscnn = gr.Image(label="MSCNN transmission (dark = dense haze)", format="png",
+                                                      interactive=False, elem_id="transmission-mscnn")
+            with gr.Tab("Video", elem_id="video-tab"):
+                gr.Markdown(f"Clips of up to {MAX_CLIP_SECONDS} s, {MAX_CLIP_SIZE[0]}x{MAX_CLIP_SIZE[1]} and "
+                            f"{MAX_CLIP_MB} MB. Every frame is dehazed with one map carried through each shot, "
+                            "so nothing flickers; the result is an H.264 MP4 with the clip's sound.")
                 with gr.Row():
-                    method = MethodChoice(list(METHODS), value="GAN", label="Method", elem_id="method", min_width=200)
-                    strength = StrengthSlider(0, 100, value=100, step=1, label="Strength (%): 0 keeps the photo",
-                                         elem_id="strength", min_width=200)
-                run = gr.Button("Dehaze", variant="primary", elem_id="run")
-            with gr.Column(scale=1, min_width=320, elem_id="result"):
-                result = gr.ImageSlider(label="Before / after", format="png", interactive=False,
-                                        elem_id="result-slider", elem_classes="named-sides", max_height=560)
-                download = gr.DownloadButton("Download full resolution", visible=False, size="md", elem_id="download")
-        with gr.Accordion("Compare methods, transmission maps and scores", open=False, elem_id="compare"):
-            with gr.Row():
-                clear = ImageUpload(type="filepath", label="Clear ground truth (optional, for PSNR/SSIM)",
-                                    sources=["upload"], elem_id="clear", height=200)
-                scores = gr.Dataframe(headers=["", "PSNR (dB)", "SSIM"], label="Scores against the ground truth", elem_id="scores",
-                                      interactive=False)
-            compare_button = gr.Button("Compare all methods", elem_id="compare-button")
-            with gr.Row():
-                slider_a = gr.ImageSlider(label="Other method · chosen method", format="png", interactive=False,
-                                          elem_id="slider-a", elem_classes="named-sides")
-                slider_b = gr.ImageSlider(label="Other method · chosen method", format="png", interactive=False,
-                                          elem_id="slider-b", elem_classes="named-sides")
-            with gr.Row():
-                transmission_dcp = gr.Image(label="DCP transmission (dark = dense haze)", format="png",
-                                            interactive=False, elem_id="transmission-dcp")
-                transmission_mscnn = gr.Image(label="MSCNN transmission (dark = dense haze)", format="png",
-                                              interactive=False, elem_id="transmission-mscnn")
+                    clip = gr.Video(label="Hazy clip", sources=["upload"], include_audio=True, elem_id="clip",
+                                    height=320)
+                    clip_result = gr.Video(label="Dehazed clip", interactive=False, buttons=["download"],
+                                           elem_id="clip-result", height=320)
+                with gr.Row():
+                    clip_method = MethodChoice(list(METHODS), value="GAN", label="Method", elem_id="clip-method",
+                                               min_width=200)
+                    clip_strength = StrengthSlider(0, 100, value=100, step=1, label="Strength (%): 0 keeps the clip",
+                                                   elem_id="clip-strength", min_width=200)
+                clip_run = gr.Button("Dehaze clip", variant="primary", elem_id="clip-run")
         truth_from_example = gr.State(False)
         examples.load_input_event.then(example_ground_truth, hazy, [clear, truth_from_example],
                                        api_name="example_ground_truth", api_visibility="private", queue=False)
@@ -346,6 +434,8 @@ def build_demo() -> gr.Blocks:
                              concurrency_id=MODEL_WORK, concurrency_limit=1).success(
             name_compare_sides, method, [slider_a, slider_b], js=NAME_COMPARE_SIDES, api_name="name_compare_sides",
             api_visibility="private", queue=False)
+        clip_run.click(dehaze_clip, [clip, clip_method, clip_strength], clip_result, api_name="dehaze_video",
+                       concurrency_id=MODEL_WORK, concurrency_limit=1)
     return demo.queue(**QUEUE_OPTIONS)
 
 

@@ -20,6 +20,7 @@ when it is complete.
 import os
 import secrets
 from pathlib import Path
+from typing import NamedTuple, Optional
 
 import av
 import numpy as np
@@ -111,6 +112,27 @@ def open_clip(path: Path):
         clip.close()
         raise VideoError(f"{path.name} has no video track.")
     return clip
+
+
+class ClipFacts(NamedTuple):
+    """What a clip declares about itself, read without decoding it: enough to refuse a clip before working on it."""
+
+    width: int
+    height: int
+    seconds: Optional[float]  # None where neither the stream nor the container says
+    frame_rate: Optional[float]
+
+
+def clip_facts(path) -> ClipFacts:
+    """The size, duration and frame rate `path` declares; VideoError where it is not a usable video."""
+    with open_clip(Path(path)) as clip:
+        video = video_stream(clip)
+        if video.duration and video.time_base:
+            seconds = float(video.duration * video.time_base)
+        else:
+            seconds = clip.duration / av.time_base if clip.duration else None
+        rate = video.average_rate or video.guessed_rate
+        return ClipFacts(video.codec_context.width, video.codec_context.height, seconds, float(rate) if rate else None)
 
 
 def video_stream(clip):

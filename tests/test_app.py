@@ -4,7 +4,9 @@ import io
 import threading
 import time
 
+import av
 import cv2
+import gradio as gr
 import httpx
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from dehaze.image_io import save_image
 from dehaze.metrics import psnr
 from tests.colour_profiles import display_p3_icc, p3_to_srgb_linear, srgb_decode, srgb_encode
 from tests.conftest import EXAMPLES
+from tests.test_video import hazy_scene, noisy, read_frames, write_clip
 
 HAZY = EXAMPLES / "skimage_coffee_hazy.jpg"
 CLEAR = EXAMPLES / "skimage_coffee_clear.jpg"
@@ -52,11 +55,12 @@ def srgb_icc_description(path) -> str:
 
 def test_named_endpoints_are_listed(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/dehaze", "/compare"} <= set(endpoints)
+    assert {"/dehaze", "/compare", "/dehaze_video"} <= set(endpoints)
     assert [p["parameter_name"] for p in endpoints["/dehaze"]["parameters"]] == ["hazy_photo", "method", "strength"]
     assert [p["parameter_name"] for p in endpoints["/compare"]["parameters"]] == [
         "hazy_photo", "method", "ground_truth", "strength"]
     assert [p["parameter_default"] for p in endpoints["/dehaze"]["parameters"][1:]] == ["GAN", 100]
+    assert [p["parameter_name"] for p in endpoints["/dehaze_video"]["parameters"]] == ["hazy_clip", "method", "strength"]
 
 
 @pytest.mark.parametrize("method", ["GAN", "DCP", "MSCNN"])
@@ -213,20 +217,93 @@ def test_model_work_of_different_endpoints_never_overlaps(client, model_work):
     assert all(end <= next_start for (_, end), (next_start, _) in zip(intervals, intervals[1:]))
 
 
+def test_a_clip_comes_back_dehazed_as_h264_mp4_with_every_frame(client, tmp_path):
+    rng = np.random.default_rng(0)
+    scene = hazy_scene(160, 96)
+    write_clip(tmp_path / "drone.mov", [noisy(scene, rng, 0.01) for _ in range(12)], rate=12, audio="aac")
+    result = client.predict(handle_file(tmp_path / "drone.mov"), "DCP", 100, api_name="/dehaze_video")
+    path = result
+    assert path.endswith("drone_dehazed_dcp.mp4")
+    with av.open(path) as clip:
+        video = clip.streams.video[0]
+        assert (video.codec_context.name, video.codec_context.pix_fmt, video.frames) == ("h264", "yuv420p", 12)
+        assert len(clip.streams.audio) == 1
+    frames = read_frames(path)
+    assert frames[0].shape == scene.shape
+    assert np.std(frames[-1]) > 1.5 * np.std(scene)  # haze removed: contrast restored
+
+
+def test_strength_zero_gives_the_clip_back(client, tmp_path):
+    scene = hazy_scene(96, 64)
+    write_clip(tmp_path / "clip.mp4", [scene] * 6)
+    result = client.predict(handle_file(tmp_path / "clip.mp4"), "GAN", 0, api_name="/dehaze_video")
+    returned, sent = read_frames(result), read_frames(tmp_path / "clip.mp4")
+    error = returned[-1] - sent[-1]  # only what a second H.264 encoding costs
+    assert len(returned) == 6 and np.abs(error.mean(axis=(0, 1))).max() < 1 / 255 and np.abs(error).mean() < 3 / 255
+
+
+def write_bad_clips(folder):
+    """Clips the page refuses, and what the refusal must say."""
+    (folder / "notes.mp4").write_text("just text")
+    Image.new("RGB", (64, 64)).save(folder / "still.png")
+    write_clip(folder / "long.mp4", [np.full((16, 16, 3), 0.5)] * (app.MAX_CLIP_SECONDS + 3), rate=1)
+    write_clip(folder / "wide.mp4", [np.full((64, 2048, 3), 0.5)] * 2)
+    return {"notes.mp4": "is not a video file", "still.png": "is a still image", "long.mp4": "the limit is 60 s",
+            "wide.mp4": "the limit is 1920x1080"}
+
+
+def test_bad_clips_get_clear_errors_and_one_log_line_each(client, tmp_path, caplog, capfd):
+    results_before = set(app.DOWNLOADS.glob("*/*"))
+    for name, message in write_bad_clips(tmp_path).items():
+        with pytest.raises(Exception, match=f"Hazy clip: .*{message}"):
+            client.predict(handle_file(tmp_path / name), "DCP", 100, api_name="/dehaze_video")
+    with pytest.raises(Exception, match="Please upload a hazy clip"):
+        client.predict(None, "DCP", 100, api_name="/dehaze_video")
+    with pytest.raises(Exception, match="Unknown method 'fast'"):
+        client.predict(handle_file(tmp_path / "long.mp4"), "fast", 100, api_name="/dehaze_video")
+    refusals = [record for record in caplog.records if record.name == "dehaze.app"]
+    assert len(refusals) == 6 and all("\n" not in record.getMessage() for record in refusals)
+    assert "Traceback" not in capfd.readouterr().err
+    assert set(app.DOWNLOADS.glob("*/*")) == results_before  # refused before any work
+
+
+def test_a_clip_longer_than_it_declares_is_stopped_and_leaves_no_file(tmp_path, monkeypatch):
+    write_clip(tmp_path / "clip.mp4", [hazy_scene(32, 32)] * 16, rate=4)  # 4 s
+    monkeypatch.setattr(app, "MAX_CLIP_SECONDS", 1)
+    facts = app.clip_facts(tmp_path / "clip.mp4")._replace(seconds=None)  # as a stream that declares no duration
+    destination = tmp_path / "out.mp4"
+    with pytest.raises(gr.Error, match="runs past 1 s"):
+        app.dehaze_video(tmp_path / "clip.mp4", destination, "dcp", progress=app.frame_progress(facts, lambda *a, **k: None))
+    assert list(tmp_path.iterdir()) == [tmp_path / "clip.mp4"]
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path):
+    big = tmp_path / "big.mp4"
+    with open(big, "wb") as file:
+        file.truncate((app.MAX_CLIP_MB + 1) * 2**20)  # sparse: no disk used
+    with pytest.raises(gr.Error, match="the file is 101 MB; the limit is 100 MB"):
+        app.read_clip(str(big))
+    photo = tmp_path / "big.png"
+    with open(photo, "wb") as file:
+        file.truncate((app.MAX_FILE_MB + 1) * 2**20)
+    with pytest.raises(gr.Error, match="the file is 21 MB; the limit is 20 MB"):
+        app.read_image(str(photo), "hazy photo")
+
+
 def test_one_upload_request_is_bounded(app_url):
     upload = app_url + "gradio_api/upload"
     small = {"files": ("a.png", (EXAMPLES / "skimage_coffee_hazy.jpg").read_bytes(), "image/jpeg")}
     assert httpx.post(upload, files=small).status_code == 200
-    chunk = b"\0" * (15 * 2**20)
-    many = [("files", (f"{n}.png", chunk, "image/png")) for n in range(3)]  # each under the per-file limit
+    chunk = b"\0" * (40 * 2**20)
+    many = [("files", (f"{n}.mp4", chunk, "video/mp4")) for n in range(3)]  # each under the per-file limit
     response = httpx.post(upload, files=many)
-    assert response.status_code == 413 and "at most 40 MB" in response.json()["detail"]
+    assert response.status_code == 413 and "at most 100 MB" in response.json()["detail"]
 
 
 def test_queue_and_cache_are_bounded():
     demo = app.build_demo()
     assert demo._queue.max_size == app.QUEUE_OPTIONS["max_size"] > 0
     assert demo.delete_cache == app.DELETE_CACHE
-    model_events = [fn for fn in demo.fns.values() if fn.api_name in ("dehaze", "compare")]
-    assert len(model_events) == 2
+    model_events = [fn for fn in demo.fns.values() if fn.api_name in ("dehaze", "compare", "dehaze_video")]
+    assert len(model_events) == 3
     assert all(fn.concurrency_id == app.MODEL_WORK and fn.concurrency_limit == 1 for fn in model_events)

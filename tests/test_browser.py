@@ -3,6 +3,7 @@
 import os
 import shutil
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -107,4 +108,32 @@ def test_example_brings_its_ground_truth_and_compare_scores_every_method(browser
     page.locator("#hazy").get_by_role("button", name="Remove Image").click()
     page.locator("#hazy input[type=file]").set_input_files(str(EXAMPLES / "plasma_Path_hazy.jpg"))
     page.locator("#clear img").wait_for(state="detached", timeout=30_000)  # the example's truth is not this photo's
+    page.close()
+
+
+def test_a_720p_clip_goes_through_the_video_tab_and_plays(browser, app_url, tmp_path):
+    """Ten seconds of 720p in, a dehazed H.264 MP4 out that Chromium plays beside the input."""
+    from tests.test_video import hazy_scene, noisy, write_clip
+
+    rng = np.random.default_rng(0)
+    scene = hazy_scene(1280, 720, "plasma_Path")
+    write_clip(tmp_path / "valley.mp4", [noisy(scene, rng, 0.01) for _ in range(10 * 24)], rate=24)
+    page = open_page(browser, app_url, LAPTOP)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#clip input[type=file]").set_input_files(str(tmp_path / "valley.mp4"))
+    page.locator("#clip video").wait_for(timeout=60_000)
+    page.locator("#clip-method").get_by_text("DCP", exact=True).click()
+    page.get_by_role("button", name="Dehaze clip").click()
+
+    result = page.locator("#clip-result video")
+    result.wait_for(timeout=600_000)
+    assert result.evaluate("video => video.canPlayType('video/mp4; codecs=\"avc1.640028\"')") == "probably"
+    result.evaluate("video => { video.muted = true; return video.play(); }")
+    page.wait_for_function("() => document.querySelector('#clip-result video').currentTime > 1", timeout=30_000)
+    size = result.evaluate("video => [video.videoWidth, video.videoHeight, Math.round(video.duration)]")
+    assert size == [1280, 720, 10]
+    page.screenshot(path=str(tmp_path / "video_tab.png"), full_page=True)
+    with page.expect_download(timeout=60_000) as download_info:
+        page.locator("#clip-result").get_by_role("button", name="Download").click()
+    assert download_info.value.suggested_filename == "valley_dehazed_dcp.mp4"
     page.close()
