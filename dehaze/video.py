@@ -40,7 +40,9 @@ CHANGE_RADIUS = 4  # px at the working size: the image's change is averaged over
 CHANGE_SCALE = 0.05  # ...and a change of this much takes the key frame's map outright (a moving object)
 CUT_HISTOGRAM = 0.35  # a new shot: grey-level histograms this far apart (total variation, 0 to 1)...
 CUT_DIFFERENCE = 0.12  # ...or 16 px thumbnails this different on average
-CRF, PRESET = 18, "medium"  # x264: visually lossless for most viewers, without blocks in smooth haze
+# x264: visually lossless for most viewers, without blocks in smooth haze. "veryfast" encodes a noisy 720p frame in
+# 20 ms where "medium" took 48 (beside a training run), at the same PSNR (38.2 dB) and for 10% more bytes
+CRF, PRESET = 18, "veryfast"
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}  # copied as they are; anything else becomes AAC
 ENDS_EARLY_FRAMES = 2  # frames ending more than two frame intervals (and 2%) before the declared duration: cut off
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
