@@ -4,18 +4,12 @@ import numpy as np
 import pytest
 
 from dehaze import dehaze, load_image
+from dehaze.training.evaluate import block_edge_energy
 from dehaze.training.haze import jpeg_round_trip
 from dehaze.metrics import psnr
 from dehaze.pipeline import run_method
 from dehaze.scattering import synthesize_haze
 from tests.conftest import EXAMPLES
-
-
-def block_edge_energy(image: np.ndarray) -> float:
-    """Mean colour jump across JPEG's 8 px block boundaries in excess of the jumps inside blocks."""
-    chroma = image - image.mean(axis=2, keepdims=True)
-    excess = lambda jumps: jumps[7::8].mean() - np.delete(jumps, np.s_[7::8]).mean()
-    return excess(np.abs(np.diff(chroma, axis=1)).mean(axis=(0, 2))) + excess(np.abs(np.diff(chroma, axis=0)).mean(axis=(1, 2)))
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@
     python -m dehaze.training.evaluate --real data/real/*.png --csv invented.csv
     python -m dehaze.training.evaluate --fog-sky data/val/clear
     python -m dehaze.training.evaluate --sweep data/val/clear --densities 0.8 0.5 0.24 --csv sweep.csv
+    python -m dehaze.training.evaluate --jpeg-blocks data/val/clear
 
 On a paired folder (RESIDE layout): PSNR and SSIM per image and on average.
 'input' is the hazy image itself, the score of doing nothing. Hazy files named
@@ -30,6 +31,9 @@ mean PSNR over synthetic haze hardly shows. Three measures look for them:
 --sweep     mean PSNR of the input and of every method over a grid of haze densities
             (mean transmission from 0.8 down to 0.15), and each method's margin over DCP:
             where a method stops helping as the haze thickens (`density_sweep`).
+--jpeg-blocks  clear photos hazed densely and saved as JPEG (quality 75): dividing by a small
+            t amplifies the blocks' edges, so each output's block-edge energy is divided by
+            that of the clear photo saved the same way (goal: at most 1.10x on average).
 """
 
 import argparse
@@ -47,7 +51,7 @@ from ..image_io import fit_within, load_image, resize, save_image
 from ..metrics import psnr, score
 from ..pipeline import METHODS, WORKING_SIZE, dehaze
 from .datasets import PairedFolderDataset, list_images
-from .haze import HazySample, luminance, random_haze, sky_mask
+from .haze import HazySample, jpeg_round_trip, luminance, random_haze, sky_mask
 
 LEVELS = ("light", "dense")
 HAZE_FREE = "haze-free"
@@ -352,6 +356,42 @@ def format_sweep_table(rows) -> str:
     return "\n".join(lines)
 
 
+# JPEG blocks: what dividing by a small t does to a compressed photo
+
+JPEG_QUALITY = 75  # a web photo's; the blocks show at 8 px
+JPEG_BLOCKS_GOAL = 1.10
+
+
+def block_edge_energy(image: np.ndarray) -> float:
+    """Mean colour jump across JPEG's 8 px block boundaries in excess of the jumps inside blocks."""
+    chroma = image - image.mean(axis=2, keepdims=True)
+
+    def excess(jumps):
+        return jumps[7::8].mean() - np.delete(jumps, np.s_[7::8]).mean()
+
+    return (excess(np.abs(np.diff(chroma, axis=1)).mean(axis=(0, 2)))
+            + excess(np.abs(np.diff(chroma, axis=0)).mean(axis=(1, 2))))
+
+
+def evaluate_jpeg_blocks(photos, methods=("input",) + METHODS, seed=SEED, working_size=WORKING_SIZE):
+    """Rows of {image, method, ratio}: block-edge energy of each output over the clear photo's as a JPEG alike.
+
+    Each photo is cropped to whole 8 px blocks at most 512 px wide, hazed densely (`random_haze`,
+    before its camera noise) and saved as a JPEG of quality 75.
+    """
+    rows = []
+    for index, path in enumerate(tqdm(photos, desc="jpeg blocks")):
+        clear = fit_within(load_image(path), MEASURE_SIDE)
+        clear = clear[: clear.shape[0] // 8 * 8, : clear.shape[1] // 8 * 8]
+        hazy = jpeg_round_trip(random_haze(clear, np.random.default_rng([seed, index]), level="dense").clean_hazy,
+                               JPEG_QUALITY)
+        reference = block_edge_energy(jpeg_round_trip(clear, JPEG_QUALITY))
+        for method in methods:
+            output, _ = run(method, hazy, working_size)
+            rows.append({"image": Path(path).stem, "method": label(method), "ratio": block_edge_energy(output) / reference})
+    return rows
+
+
 def write_rows(rows, path) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -386,6 +426,15 @@ def report_fog_sky(folder, methods, count, seed, working_size, csv_path) -> None
     report_photos(rows, summary, table, csv_path)
 
 
+def report_jpeg_blocks(folder, methods, seed, working_size, csv_path) -> None:
+    rows = evaluate_jpeg_blocks(list_images(folder), methods, seed, working_size)
+    summary = summarize_photos(rows, "ratio", JPEG_BLOCKS_GOAL)
+    table = format_photos_table(summary, "block edges", f"photos > {JPEG_BLOCKS_GOAL}x", lambda ratio: f"{ratio:.2f}x",
+                                f"{len(rows) // len(methods)} photos in dense haze, JPEG 75; against the clear photo's "
+                                f"JPEG; goal: mean <= {JPEG_BLOCKS_GOAL}x")
+    report_photos(rows, summary, table, csv_path)
+
+
 def report_sweep(folder, methods, densities, seed, working_size, csv_path) -> None:
     rows = density_sweep(list_images(folder), methods, densities, seed=seed, working_size=working_size)
     print(format_sweep_table(rows))
@@ -404,6 +453,8 @@ def main(argv=None):
     parser.add_argument("--fog-sky-photos", type=int, default=FOG_SKY_PHOTOS,
                         help="the first N photos with enough sky, by name")
     parser.add_argument("--sweep", type=Path, help="instead, PSNR over haze densities on this folder's clear photos")
+    parser.add_argument("--jpeg-blocks", type=Path,
+                        help="instead, score JPEG block edges through dense haze on this folder's clear photos")
     parser.add_argument("--densities", type=float, nargs="+", default=SWEEP_DENSITIES,
                         help="mean transmissions for --sweep")
     parser.add_argument("--seed", type=int, default=SEED, help="of the haze made by --fog-sky and --sweep")
@@ -414,8 +465,8 @@ def main(argv=None):
     parser.add_argument("--no-haze-free", action="store_true", help="skip running the methods on the clear photos")
     parser.add_argument("--csv", type=Path, help="write per-image rows and the means here")
     args = parser.parse_args(argv)
-    if sum(bool(mode) for mode in (args.root, args.sheet, args.real, args.fog_sky, args.sweep)) != 1:
-        parser.error("give one of: a folder to evaluate, --sheet with --photos, --real, --fog-sky, --sweep")
+    if sum(bool(mode) for mode in (args.root, args.sheet, args.real, args.fog_sky, args.sweep, args.jpeg_blocks)) != 1:
+        parser.error("give one of: a folder to evaluate, --sheet with --photos, --real, --fog-sky, --sweep, --jpeg-blocks")
     if not all(0 < density <= 1 for density in args.densities):
         parser.error("--densities are mean transmissions, from 0 (opaque haze) to 1 (none)")
     methods = args.methods or ["input", *METHODS]
@@ -428,6 +479,8 @@ def main(argv=None):
         return report_real(args.real, args.methods or METHODS, args.working_size, args.csv)
     if args.fog_sky:
         return report_fog_sky(args.fog_sky, methods, args.fog_sky_photos, args.seed, args.working_size, args.csv)
+    if args.jpeg_blocks:
+        return report_jpeg_blocks(args.jpeg_blocks, methods, args.seed, args.working_size, args.csv)
     if args.sweep:
         return report_sweep(args.sweep, methods, args.densities, args.seed, args.working_size, args.csv)
     rows = evaluate(args.root, methods, args.working_size, not args.no_haze_free)
