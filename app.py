@@ -36,6 +36,11 @@ except ImportError:
     on_gpu = lambda function: function
 
 METHODS = {"GAN": "gan", "DCP": "dcp", "MSCNN": "mscnn"}
+ABOUT_METHODS = """**About the methods.** **GAN**: a ResNet generator that predicts the haze's transmission map \
+and airlight and removes the haze by the scattering model, so it can deepen what the photo holds but cannot paint \
+shapes into fog. Its PatchGAN critic was on for its first 2,000 training steps and off for the last 8,500: with the \
+critic, it drew shapes into real hazy photos that it did not draw without (see the model card). **DCP**: He et \
+al.'s Dark Channel Prior. **MSCNN**: Ren et al.'s multi-scale CNN for the transmission map."""
 MAX_PIXELS = 12_000_000
 MAX_FILE_MB = 20  # a photo
 MAX_CLIP_MB, MAX_CLIP_SECONDS, MAX_CLIP_SIZE = 100, 60, (1920, 1080)  # a clip: 1080p at most, either way up
@@ -418,6 +423,7 @@ def build_demo() -> gr.Blocks:
                     clip_strength = StrengthSlider(0, 100, value=100, step=1, label="Strength (%): 0 keeps the clip",
                                                    elem_id="clip-strength", min_width=200)
                 clip_run = gr.Button("Dehaze clip", variant="primary", elem_id="clip-run")
+        gr.Markdown(ABOUT_METHODS, elem_id="about-methods")
         truth_from_example = gr.State(False)
         examples.load_input_event.then(example_ground_truth, hazy, [clear, truth_from_example],
                                        api_name="example_ground_truth", api_visibility="private", queue=False)

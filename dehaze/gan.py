@@ -164,17 +164,34 @@ def dark_channel_prior(image: torch.Tensor, patch: int, bright_share: float):
     The prior is taken in linear light, where the scattering model that `compose_scene`
     inverts holds: t from sRGB values removed far too much haze there (an untrained
     generator scored 8.7 dB on a hazy image of 11.3). The airlight (sRGB) is the mean
-    colour of the brightest `bright_share` of the dark channel, not He et al.'s single
-    brightest pixel among them: a handful of pixels made the estimate jump with invisible noise.
+    colour of the brightest `bright_share` of the dark channel, each averaged over its
+    patch: He et al.'s single brightest pixel made the estimate jump with invisible noise,
+    and even single pixels chosen by the dark channel lean towards their noise's colour,
+    which dividing by a small t turns into a tinted sky.
     """
     linear = srgb_to_linear(image)
     dark = -F.max_pool2d(-linear.amin(dim=1, keepdim=True), patch, stride=1, padding=patch // 2)
     count = max(1, int(dark[0].numel() * bright_share))
     brightest = dark.flatten(1).topk(count, dim=1).indices
-    airlight = torch.gather(linear.flatten(2), 2, brightest[:, None].expand(-1, 3, -1)).mean(dim=2)
+    airlight = torch.gather(patch_mean(linear, patch).flatten(2), 2, brightest[:, None].expand(-1, 3, -1)).mean(dim=2)
     normalized = linear / airlight.clamp(min=0.01)[:, :, None, None]
     dark_normalized = -F.max_pool2d(-normalized.amin(dim=1, keepdim=True), patch, stride=1, padding=patch // 2)
     return (1.0 - 0.95 * dark_normalized).clamp(0.0, 1.0), linear_to_srgb(airlight)
+
+
+def patch_mean(image: torch.Tensor, patch: int) -> torch.Tensor:
+    """Mean of each pixel's `patch` x `patch` neighbourhood, the same size as the image."""
+    return F.avg_pool2d(image, patch, stride=1, padding=patch // 2, count_include_pad=False)
+
+
+def airlight_ceiling(image: torch.Tensor, patch: int) -> torch.Tensor:
+    """(B, 3) linear light: the brightest the (B, 3, H, W) sRGB image gets, averaged over a patch as the prior's airlight.
+
+    Where haze is dense the haziest region shows the airlight itself, so an airlight above
+    it asks I - A to be negative over the fog, and dividing that by a small t turns fog dark.
+    It is never below `dark_channel_prior`'s airlight of the same patch.
+    """
+    return patch_mean(srgb_to_linear(image), patch).amax(dim=(2, 3))
 
 
 def guided_upsample(low: torch.Tensor, guide: torch.Tensor, radius: int = 4, eps: float = 1e-3) -> torch.Tensor:
@@ -199,9 +216,15 @@ class ScatteringGenerator(nn.Module):
     chroma or the fog's own colour, it painted sky patches, clouds and blotches. Here the
     network's outputs are physical: a transmission t in [min_transmission, 1] per pixel,
     predicted at a quarter of the input's size (it is smooth) and lifted by a guided filter,
-    and an airlight A per image, a bounded correction of the Dark Channel Prior's. The
-    scene is J = (I - A) / t + A in linear light, plus a per-image colour cast of at most
+    and an airlight A per image, the Dark Channel Prior's scaled by at most `max_airlight_scale`.
+    The scene is J = (I - A) / t + A in linear light, plus a per-image colour cast of at most
     `max_cast`, too small and too global to draw a shape. Flat fog (I near A) stays flat.
+
+    The airlight keeps the prior's colour and never exceeds the brightest light in the
+    image (`airlight_ceiling`). An earlier version corrected each channel freely: on fog
+    it learned an airlight above the fog (0.966 against 0.91) and a bluer one, and divided
+    by t of 0.1 that difference became a dark, saturated sky. Scaled this way, fog I ~ A
+    can only come out brighter or darker, never in another colour.
 
     The trunk sees the hazy image at half size with the prior's transmission, and works
     at an eighth of the size: about a fifth of the free-pixel generator's cost. Its heads
@@ -209,9 +232,9 @@ class ScatteringGenerator(nn.Module):
     """
 
     def __init__(self, ngf: int = 32, n_blocks: int = 6, min_transmission: float = 0.05, max_cast: float = 0.03,
-                 max_airlight_change: float = 0.2):
+                 max_airlight_scale: float = 0.25):
         super().__init__()
-        self.min_transmission, self.max_cast, self.max_airlight_change = min_transmission, max_cast, max_airlight_change
+        self.min_transmission, self.max_cast, self.max_airlight_scale = min_transmission, max_cast, max_airlight_scale
         self.trunk = nn.Sequential(
             nn.ReflectionPad2d(3), nn.Conv2d(4, ngf, kernel_size=7), nn.ReLU(True),
             nn.Conv2d(ngf, ngf * 2, kernel_size=3, stride=2, padding=1), nn.ReLU(True),
@@ -222,7 +245,7 @@ class ScatteringGenerator(nn.Module):
             nn.ConvTranspose2d(ngf * 4, ngf * 2, kernel_size=3, stride=2, padding=1, output_padding=1), nn.ReLU(True),
             nn.Conv2d(ngf * 2, 1, kernel_size=3, padding=1),
         )
-        self.scene_head = nn.Sequential(nn.Linear(ngf * 4, ngf * 4), nn.ReLU(True), nn.Linear(ngf * 4, 6))
+        self.scene_head = nn.Sequential(nn.Linear(ngf * 4, ngf * 4), nn.ReLU(True), nn.Linear(ngf * 4, 4))
         for head in (self.transmission_head[-1], self.scene_head[-1]):
             nn.init.zeros_(head.weight)  # start from the prior: zero corrections
             nn.init.zeros_(head.bias)
@@ -233,8 +256,10 @@ class ScatteringGenerator(nn.Module):
         small = F.interpolate(hazy, size=(max(8, round(height / 8) * 4), max(8, round(width / 8) * 4)), mode="area")
         prior, prior_airlight = dark_channel_prior(small, patch=7, bright_share=0.01)
         features = self.trunk(torch.cat([small, prior], dim=1) * 2 - 1)
-        airlight_change, cast = torch.tanh(self.scene_head(features.mean(dim=(2, 3)))).chunk(2, dim=1)
-        airlight = (prior_airlight + self.max_airlight_change * airlight_change).clamp(0.02, 1.0)
+        level, cast = torch.tanh(self.scene_head(features.mean(dim=(2, 3)))).split([1, 3], dim=1)
+        prior_linear = srgb_to_linear(prior_airlight).clamp(min=1e-3)
+        highest = (airlight_ceiling(small, patch=7) / prior_linear).amin(dim=1, keepdim=True)
+        airlight = linear_to_srgb(prior_linear * torch.minimum(1 + self.max_airlight_scale * level, highest))
         low = self.transmission_head(features)
         span = 1.0 - self.min_transmission
         start = ((F.avg_pool2d(prior, 2) - self.min_transmission) / span).clamp(0.02, 0.98)

@@ -147,3 +147,23 @@ def critic_loss(critic, hazy, real, fake):
 
 def generator_adversarial_loss(critic, hazy, fake):
     return -critic(hazy, fake).mean()
+
+
+FLAT_STEP = 0.02  # a step in the hazy image's luminance this large between neighbours is an edge that t may follow
+
+
+def flat_transmission_loss(transmission: torch.Tensor, hazy: torch.Tensor) -> torch.Tensor:
+    """Mean change of t between neighbouring pixels, counted where the hazy (B, 3, H, W) image is flat.
+
+    Depth, and with it t, changes at the scene's edges, which the hazy image shows. Inside a
+    flat region (fog, a hazy sky, a wall) a t that varies draws a shape that is not there:
+    (I - A) / t over a sky a little darker than the airlight turns a dip of t into a dark
+    cloud band, as the scattering generator drew over real desert and sea skies.
+    """
+    gray = hazy.mean(dim=1, keepdim=True)
+
+    def flat_change(dt, dg):
+        return (dt.abs() * torch.exp(-dg.abs() / FLAT_STEP)).mean()
+
+    return (flat_change(transmission.diff(dim=-1), gray.diff(dim=-1))
+            + flat_change(transmission.diff(dim=-2), gray.diff(dim=-2)))

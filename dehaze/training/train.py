@@ -36,7 +36,7 @@ from . import distributed
 from .datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device, random_crop, to_tensor
 from .evaluate import haze_level
 from .haze import LEVEL_PROBABILITIES
-from .losses import PIXEL_LOSSES, ContentLoss, critic_loss, generator_adversarial_loss
+from .losses import PIXEL_LOSSES, ContentLoss, critic_loss, flat_transmission_loss, generator_adversarial_loss
 from .targets import honest_target
 
 DEFAULT_LR = {"gan": 1e-4, "mscnn": 1e-3}
@@ -144,14 +144,15 @@ class GanTrainer:
         self.content = ContentLoss(args.perceptual_weight, args.pixel_loss).to(device)
         self.adv_weight, self.adv_start = args.adv_weight, args.adv_start
         self.honest = args.targets == "honest"
-        self.physics_weight = args.physics_weight
+        self.physics_weight, self.smoothness_weight = args.physics_weight, args.smoothness_weight
         self.optimizers = {
             "model": torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.5, 0.999)),
             "critic": torch.optim.Adam(self.critic.parameters(), lr=args.lr, betas=(0.5, 0.9)),
         }
         self.metadata = {"architecture": self.architecture, "loss": self.content.name, "adv_weight": self.adv_weight,
                          "adv_start": self.adv_start, "ndf": args.ndf, "dcp_prior": self.dcp_prior,
-                         "targets": args.targets, "physics_weight": self.physics_weight}
+                         "targets": args.targets, "physics_weight": self.physics_weight,
+                         "smoothness_weight": self.smoothness_weight}
 
     def modules(self):
         return {"model": self.model, "critic": self.critic}
@@ -190,6 +191,10 @@ class GanTrainer:
             physics = F.l1_loss(transmission, target_transmission) + F.l1_loss(airlight, batch["airlight"])
             losses["physics"] = physics.item()
             loss = loss + self.physics_weight * physics
+        if transmission is not None and self.smoothness_weight:
+            flat = flat_transmission_loss(transmission, batch["hazy"])
+            losses["flat"] = flat.item()
+            loss = loss + self.smoothness_weight * flat
         if adversarial:
             adv = generator_adversarial_loss(self.critic, hazy_signed, fake)
             losses["adv"] = adv.item()
@@ -419,6 +424,8 @@ def parse_args(argv=None):
                              "camera's noise (honest, see dehaze.training.targets), or towards the clear photo everywhere")
     parser.add_argument("--physics-weight", type=float, default=1.0,
                         help="scattering generator: weight of the L1 loss on its transmission and airlight")
+    parser.add_argument("--smoothness-weight", type=float, default=0.0,
+                        help="scattering generator: weight of the change of t where the hazy image is flat")
     parser.add_argument("--ndf", type=int, default=64, help="critic width (first layer's filters)")
     parser.add_argument("--dcp-prior", action="store_true", help="the generator also sees DCP's estimate and corrects it")
     parser.add_argument("--init", type=Path, help="start the generator from these safetensors (its own architecture)")
