@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from dehaze.gan import (
-    GlobalContext, PatchCritic, ResnetGenerator, ScatteringGenerator, airlight_ceiling, compose_scene, dark_channel_prior, linear_to_srgb,
-    srgb_to_linear,
+    GlobalContext, PatchCritic, ResnetGenerator, ScatteringGenerator, airlight_ceiling, compose_scene, dark_channel_prior,
+    linear_to_srgb, srgb_to_linear,
 )
 from dehaze.training.losses import ContentLoss, VGG16Conv3, critic_loss, find_hed_weights, gradient_penalty
 from dehaze.mscnn import MSCNN, estimate_airlight_from_transmission
@@ -196,6 +196,15 @@ def test_scattering_generator_cannot_paint_into_flat_fog():
     blurred = torch.nn.functional.avg_pool2d(scene, 15, stride=1)  # low frequencies: where a painted shape would show
     spread = (blurred.amax(dim=(2, 3)) - blurred.amin(dim=(2, 3))).max()
     assert spread < 0.05  # noise / t averages out; only the global cast and airlight may shift the whole frame
+
+
+def test_compose_scene_inverts_linear_light_haze():
+    clear = torch.rand(1, 3, 8, 8)
+    transmission = torch.rand(1, 1, 8, 8) * 0.8 + 0.2
+    airlight = torch.tensor([[0.9, 0.85, 0.8]])
+    linear_airlight = srgb_to_linear(airlight)[:, :, None, None]
+    hazy = linear_to_srgb(srgb_to_linear(clear) * transmission + linear_airlight * (1 - transmission))
+    assert torch.allclose(compose_scene(hazy, transmission, airlight), clear, atol=1e-4)
 
 
 def test_scattering_generator_keeps_tinted_fog_in_its_colour():
