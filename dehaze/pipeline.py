@@ -179,20 +179,24 @@ def working_map(small: torch.Tensor, method: str, settle_airlight=None) -> tuple
     """(a, b) of the map J = a I + b from hazy to dehazed that `method` finds for a (3, h, w) image.
 
     DCP and MSCNN build it from a transmission and an airlight (`recovery_map`); the GAN's
-    is fitted between its input and its output, which is bounded at DCP's airlight.
-    `settle_airlight`, where given, takes the image's own airlight estimate and returns
-    the one to use instead (a video's, averaged over its frames); DCP then measures the
-    transmission against that one.
+    is fitted between its input and its output. `settle_airlight`, where given, takes the
+    image's own airlight estimate and returns the one to use instead (a video's, averaged
+    over its frames): DCP measures the transmission against it and the free-pixel GAN is
+    bounded at it; a `ScatteringGenerator` estimates its own airlight inside the network.
     """
     settle_airlight = settle_airlight or (lambda airlight: airlight)
     if method == "mscnn":
         result = run_method(to_array(small), method)
         airlight = settle_airlight(torch.as_tensor(result.airlight, device=small.device))
         return recovery_map(result.transmission, airlight, small.device)
-    airlight = settle_airlight(estimate_airlight(small, dark_channel(small)))
+    generator = load_model("gan") if method == "gan" else None
+    airlights = None
+    if not isinstance(generator, ScatteringGenerator):
+        airlights = [settle_airlight(estimate_airlight(small, dark_channel(small)))]
     if method == "dcp":
-        return recovery_map(refine_transmission(small, estimate_transmission(small, airlight)), airlight, small.device)
-    output = dehaze_gan_batch([to_array(small)], load_model("gan"), [airlight])[0].image  # bounded at that airlight
+        transmission = refine_transmission(small, estimate_transmission(small, airlights[0]))
+        return recovery_map(transmission, airlights[0], small.device)
+    output = dehaze_gan_batch([to_array(small)], generator, airlights)[0].image
     return affine_coefficients(small, to_tensor(output, small.device), FIT_RADIUS, FIT_EPS)
 
 
