@@ -160,6 +160,13 @@ def test_compare_without_ground_truth_has_no_scores_and_reuses_dehaze_work(clien
     assert len(model_work) == 1 + 2  # only GAN and MSCNN ran again
 
 
+def assert_refused_in_one_log_line_each(caplog, capfd, count: int):
+    """The app logged `count` refusals, one line each, and printed no traceback."""
+    refusals = [record for record in caplog.records if record.name == "dehaze.app"]
+    assert len(refusals) == count and all("\n" not in record.getMessage() for record in refusals)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def write_bad_inputs(folder):
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / "corrupt.png")
     (folder / "corrupt.png").write_bytes((folder / "corrupt.png").read_bytes()[:70])
@@ -179,9 +186,7 @@ def test_bad_uploads_get_clear_errors_and_one_log_line_each(client, tmp_path, ca
         client.predict(handle_file(HAZY), "DCP", 150, api_name="/dehaze")
     with pytest.raises(Exception, match="Unknown method 'dcp'; choose one of GAN, DCP, MSCNN"):
         client.predict(handle_file(HAZY), "dcp", 100, api_name="/dehaze")
-    refusals = [record for record in caplog.records if record.name == "dehaze.app"]
-    assert len(refusals) == 7 and all("\n" not in record.getMessage() for record in refusals)
-    assert "Traceback" not in capfd.readouterr().err
+    assert_refused_in_one_log_line_each(caplog, capfd, 7)
 
 
 def test_a_bad_ground_truth_is_named_before_any_method_runs(client, tmp_path, model_work):
@@ -261,9 +266,7 @@ def test_bad_clips_get_clear_errors_and_one_log_line_each(client, tmp_path, capl
         client.predict(None, "DCP", 100, api_name="/dehaze_video")
     with pytest.raises(Exception, match="Unknown method 'fast'"):
         client.predict(handle_file(tmp_path / "long.mp4"), "fast", 100, api_name="/dehaze_video")
-    refusals = [record for record in caplog.records if record.name == "dehaze.app"]
-    assert len(refusals) == 6 and all("\n" not in record.getMessage() for record in refusals)
-    assert "Traceback" not in capfd.readouterr().err
+    assert_refused_in_one_log_line_each(caplog, capfd, 6)
     assert set(app.DOWNLOADS.glob("*/*")) == results_before  # refused before any work
 
 
