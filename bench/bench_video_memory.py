@@ -6,8 +6,8 @@ dehaze_video streams: frames are decoded, dehazed and encoded one at a time, so 
 must not grow with the clip's length (goal: the long clip within 1.5x of the short one).
 Each clip is a hazy example photo with fresh sensor noise in every frame (8 noisy frames in
 turn, so that writing the clip stays quick), encoded with x264 "ultrafast". Each run is a
-fresh process, so that one peak does not hide another: its resident memory after importing
-dehaze and loading the models ("ready"), and its peak while dehazing the clip.
+fresh process, so that one peak does not hide another: its peak resident memory once dehaze
+is imported and the models loaded ("ready"), and its peak by the end of the clip.
 """
 
 import argparse

@@ -41,11 +41,11 @@ def estimate_airlight(image: torch.Tensor, dark: torch.Tensor, fraction: float =
     He et al. take the single brightest of those candidates. Which one that is hinges on noise
     the eye cannot see: candidates of almost equal brightness differ in colour, and pixels at
     the fraction's edge come and go. Noise of sigma 1e-4 moved half of an example photo's DCP
-    output by more than 0.02, and the GAN's scattering bounds magnify a change of the airlight
+    output by more than 0.02, and the former GAN's scattering bounds magnify a change of the airlight
     up to 99 times. So every candidate counts here, weighted smoothly: by how far its dark channel
     clears the fraction's threshold (one at the edge weighs nothing) and by a softmax of its
     brightness on a scale of AIRLIGHT_SOFTNESS (the brightest dominate). On the validation
-    photos this gained DCP 0.16 dB and cost the GAN, trained beside the former estimate, 0.26 dB.
+    photos this gained DCP 0.16 dB and cost the former GAN, trained beside the former estimate, 0.26 dB.
     """
     count = min(max(1, int(dark.numel() * fraction)), dark.numel() - 1)
     values, indices = dark.flatten().topk(count + 1)  # the last one is the threshold
