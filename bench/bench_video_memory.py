@@ -90,8 +90,8 @@ def main():
                 ready, peak, took = child.stdout.split()[-3:]
                 peaks.append(float(peak))
                 ratio = f"{peaks[-1] / peaks[0]:.2f}x" if len(peaks) == 2 else ""
-                print(f"{method:7} {f'{seconds:g} s {args.height}p':>14} {count:6} {ready:>9} {peak:>8} {took:>8}  {ratio}",
-                      flush=True)
+                clip = f"{seconds:g} s {args.height}p"
+                print(f"{method:7} {clip:>14} {count:6} {ready:>9} {peak:>8} {took:>8}  {ratio}", flush=True)
 
 
 if __name__ == "__main__":
