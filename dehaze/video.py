@@ -4,11 +4,15 @@ Dehazing every frame on its own flickers: the airlight and the transmission a me
 estimates move with sensor noise and compression from one frame to the next, and dense
 haze magnifies each such change up to ten times. Here the expensive estimate, the map
 J = a I + b at the working size (`pipeline.working_map`), is carried over a shot
-(`SteadyMap`): the method sees the frames averaged over time where the scene holds still,
-so that their noise cancels; its airlight and its map are averaged over time as well;
-all that is kept moves along with the camera's pan; a scene cut starts afresh. The method
-runs on every KEY_INTERVAL[method]-th frame, and the map is applied at full resolution
-to every frame (`pipeline.apply_map`).
+(`SteadyMap`): the method's airlight and its map are averaged over time where the scene
+holds still, the map moves along with the camera's pan, and a scene cut starts afresh.
+The method runs on every KEY_INTERVAL[method]-th frame, and the map is applied at full
+resolution to every frame (`pipeline.apply_map`).
+
+The method sees each frame as it is. An earlier version also showed it the frames
+averaged over time, so that their noise would cancel; measured, that bought no less
+flicker (the averaged map already gives it) and cost up to 1.1 dB wherever the camera
+zoomed, which a whole-pixel shift does not follow (bench/bench_video.py).
 
 Frames are decoded, dehazed and encoded one at a time, so memory stays flat however long
 the clip. The output is H.264 in MP4 (yuv420p, CRF 18) with the input's timestamps,
@@ -34,8 +38,7 @@ from .pipeline import METHODS, WORKING_SIZE, apply_map, check_strength, working_
 # The method runs on every k-th frame of a shot; within 0.5 dB PSNR of running it on every frame (bench/bench_video.py)
 KEY_INTERVAL = {"dcp": 1, "mscnn": 2, "gan": 4}
 AIRLIGHT_WEIGHT = 0.1  # share of a key frame's airlight estimate in the running airlight
-FRAME_WEIGHT = 0.2  # where the scene holds still, share of each frame in the running average the method sees...
-MAP_WEIGHT = 0.1  # ...and of the method's latest map in the running map, per frame
+MAP_WEIGHT = 0.1  # where the scene holds still, share of the method's latest map in the running map, per frame
 CHANGE_RADIUS = 4  # px at the working size: the image's change is averaged over 9 x 9 pixels, so noise cancels...
 CHANGE_SCALE = 0.05  # ...and a change of this much takes the key frame's map outright (a moving object)
 CUT_HISTOGRAM = 0.35  # a new shot: grey-level histograms this far apart (total variation, 0 to 1)...
@@ -148,7 +151,7 @@ class SteadyMap:
     def __init__(self, method: str, working_size: int = WORKING_SIZE):
         self.method, self.working_size = method, working_size
         self.key_interval = KEY_INTERVAL[method]
-        self.steady = None  # the shot's frames at the working size, averaged where the scene held still
+        self.previous = None  # the last frame at the working size: where the camera moved, and how much the scene did
         self.start_shot()
 
     def start_shot(self):
@@ -165,20 +168,20 @@ class SteadyMap:
     def map_for(self, small: torch.Tensor) -> tuple:
         """(a, b) for this frame at the working size.
 
-        The method runs on `steady`, in which sensor noise has averaged out, every
-        `key_interval` frames, and the map moves towards its latest estimate frame by frame,
-        so that no key frame is a step. Where the scene moved, both take the new outright.
+        The method runs every `key_interval` frames, and the map moves towards its latest
+        estimate frame by frame, so that no key frame is a step. Where the scene moved, the
+        map takes the new estimate outright.
         """
         change = None
-        if self.steady is None or is_scene_cut(self.steady, small):
+        if self.previous is None or is_scene_cut(self.previous, small):
             self.start_shot()
-            self.steady = small
         else:
-            self.follow(global_shift(self.steady, small))
-            change = local_change(self.steady, small)
-            self.steady = torch.lerp(self.steady, small, share_of_new(change, FRAME_WEIGHT))
+            shift = global_shift(self.previous, small)
+            self.follow(shift)
+            change = local_change(shifted(self.previous, shift), small)
+        self.previous = small
         if self.estimate is None or self.since_key >= self.key_interval:
-            self.estimate, self.since_key = working_map(self.steady, self.method, self.settle_airlight), 0
+            self.estimate, self.since_key = working_map(small, self.method, self.settle_airlight), 0
         self.since_key += 1
         if self.map is None:
             self.map = self.estimate
@@ -189,7 +192,6 @@ class SteadyMap:
 
     def follow(self, shift: tuple):
         """Move what is kept along with the camera's pan."""
-        self.steady = shifted(self.steady, shift)
         self.estimate = tuple(shifted(kept, shift) for kept in self.estimate)
         self.map = tuple(shifted(kept, shift) for kept in self.map)
 
