@@ -37,7 +37,6 @@ mean PSNR over synthetic haze hardly shows. Three measures look for them:
 """
 
 import argparse
-import csv
 import os
 import time
 from contextlib import contextmanager
@@ -52,6 +51,7 @@ from ..metrics import psnr, score
 from ..pipeline import METHODS, WORKING_SIZE, dehaze
 from .datasets import PairedFolderDataset, list_images
 from .haze import HazySample, jpeg_round_trip, luminance, random_haze, sky_mask
+from .prepare_data import write_csv
 
 LEVELS = ("light", "dense")
 HAZE_FREE = "haze-free"
@@ -393,10 +393,7 @@ def evaluate_jpeg_blocks(photos, methods=("input",) + METHODS, seed=SEED, workin
 
 
 def write_rows(rows, path) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, path)
     print(f"wrote {path}")
 
 
@@ -487,15 +484,9 @@ def main(argv=None):
     summary = summarize(rows)
     print(format_table(summary))
     if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["image", "level", "method", "psnr", "ssim", "seconds"])
-            writer.writeheader()
-            writer.writerows(rows)
-            writer.writerows({"image": "MEAN", "level": level, "method": s["method"],
-                              "psnr": s["psnr"] if level == "" else s[level], "ssim": s["ssim"] if level == "" else "",
-                              "seconds": s["seconds"]}
-                             for s in summary for level in ("", *LEVELS, HAZE_FREE))
-        print(f"wrote {args.csv}")
+        write_rows(rows + [{"image": "MEAN", "level": level, "method": s["method"],
+                            "psnr": s["psnr"] if level == "" else s[level], "ssim": s["ssim"] if level == "" else "",
+                            "seconds": s["seconds"]} for s in summary for level in ("", *LEVELS, HAZE_FREE)], args.csv)
 
 
 if __name__ == "__main__":

@@ -266,7 +266,8 @@ def manifest_row(photo: Photo, split: str, image: np.ndarray, cache: Path) -> di
             "copyright": holder, "source": photo.path, "width": image.shape[1], "height": image.shape[0]}
 
 
-def write_manifest(rows: list, path: Path) -> None:
+def write_csv(rows: list, path) -> None:
+    """Rows of dicts with the same keys as a CSV file with a header (manifests, scores)."""
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -308,7 +309,7 @@ def prepare(out: Path, independent: bool = False) -> None:
                 save_image(sample.hazy, out / split / "hazy" / hazy_name(photo.name, level, sample.beta, sample.airlight))
         rows.append(manifest_row(photo, split, clear, cache))
         print(f"{split:11s} {photo.name}")
-    write_manifest(rows, manifest)
+    write_csv(rows, manifest)
     counts = {split: sum(r["split"] == split for r in rows) for split in SEEDS | {"train": 0}}
     print(", ".join(f"{n} {split}" for split, n in counts.items() if n), f"-> {out}")
 
@@ -328,7 +329,7 @@ def prepare_real(out: Path) -> None:
         save_image(image, folder / f"{photo.name}.png")
         rows.append(manifest_row(photo, "real", image, cache))
         print(f"real        {photo.name}")
-    write_manifest(rows, folder / "manifest.csv")
+    write_csv(rows, folder / "manifest.csv")
     print(f"{len(rows)} of {len(REAL_HAZE)} real hazy photos -> {folder}")
 
 
