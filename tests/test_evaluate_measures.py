@@ -118,6 +118,8 @@ def test_fog_sky_cli_takes_the_first_photos_with_sky_and_leaves_nothing_of_it(tm
     rows = [r.split(",") for r in (tmp_path / "fog.csv").read_text().splitlines()]
     assert [r[:2] for r in rows[1:3]] == [["b_sky", "input"], ["b_sky", "dcp"]]
     assert float(rows[1][2]) < 0.09  # the fog's own colour, at most the airlight's slight tint
+    evaluate_main(["--fog-sky", str(tmp_path), "--fog-sky-photos", "1", "--methods", "input", "--grey-fog"])
+    assert "1 photos with a sky of pure grey fog" in capsys.readouterr().out
 
 
 def test_pure_fog_sky_keeps_nothing_of_the_sky_and_all_of_the_land():
@@ -130,3 +132,6 @@ def test_pure_fog_sky_keeps_nothing_of_the_sky_and_all_of_the_land():
     assert np.allclose(fogged[sky].mean(axis=0), airlight, atol=1e-3)  # not the hazed blue sky
     assert 0.008 < fogged[sky].std(axis=0).min() and fogged[sky].std(axis=0).max() < 0.012  # fresh sensor noise
     assert np.allclose(fogged[sky] * 255, np.round(fogged[sky] * 255), atol=1e-3)  # 8-bit
+    grey = pure_fog_sky(sample, sky, np.random.default_rng(0), grey=True)  # the fog without the airlight's tint
+    assert np.array_equal(grey[~sky], hazy[~sky])
+    assert np.allclose(grey[sky].mean(axis=0), airlight.mean(), atol=1e-3)

@@ -27,7 +27,8 @@ mean PSNR over synthetic haze hardly shows. Three measures look for them:
             airlight and sensor noise), so that no method can know what sky was there:
             the saturation of the output's low frequencies over that sky is colour the
             method invented (`fog_sky_saturation`; goal: at most 0.03 on average). 'input'
-            is the fog's own, the airlight's tint.
+            is the fog's own, the airlight's tint; with --grey-fog the fog is one grey (the
+            airlight's mean), as the goal was first measured, and its own saturation about 0.
 --sweep     mean PSNR of the input and of every method over a grid of haze densities
             (mean transmission from 0.8 down to 0.15), and each method's margin over DCP:
             where a method stops helping as the haze thickens (`density_sweep`).
@@ -280,26 +281,29 @@ def photos_with_sky(photos, count: int = FOG_SKY_PHOTOS, side: int = MEASURE_SID
     return chosen
 
 
-def pure_fog_sky(sample: HazySample, sky: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The hazy photo with its sky replaced by fog alone: the airlight, fresh sensor noise, 8-bit rounding.
+def pure_fog_sky(sample: HazySample, sky: np.ndarray, rng: np.random.Generator, grey: bool = False) -> np.ndarray:
+    """The hazy photo with its sky replaced by fog alone: the airlight (or its mean grey), fresh sensor noise, 8-bit rounding.
 
     Nothing of the clear sky is left, so whatever colour or shape a method shows there is its own.
     """
-    fog = sample.airlight + rng.normal(0.0, FOG_NOISE, sample.hazy.shape)
+    airlight = np.full(3, sample.airlight.mean(), np.float32) if grey else sample.airlight
+    fog = airlight + rng.normal(0.0, FOG_NOISE, sample.hazy.shape)
     fog = np.round(np.clip(fog, 0.0, 1.0) * 255) / 255
     return np.where(sky[:, :, None], fog, sample.hazy).astype(np.float32)
 
 
-def evaluate_fog_sky(photos, methods=("input",) + METHODS, count=FOG_SKY_PHOTOS, seed=SEED, working_size=WORKING_SIZE):
+def evaluate_fog_sky(photos, methods=("input",) + METHODS, count=FOG_SKY_PHOTOS, seed=SEED, working_size=WORKING_SIZE,
+                     grey_fog=False):
     """Rows of {image, method, saturation}: colour each method paints into a sky of pure fog.
 
     The first `count` of the clear `photos` with enough sky are fitted within 512 px, hazed
-    densely in colour as in training (`random_haze`) and given a sky of pure fog (`pure_fog_sky`).
+    densely in colour as in training (`random_haze`) and given a sky of pure fog (`pure_fog_sky`,
+    of one grey with `grey_fog`).
     """
     rows = []
     for index, (name, clear, sky) in enumerate(tqdm(photos_with_sky(photos, count), desc="fog sky")):
         rng = np.random.default_rng([seed, index])
-        hazy = pure_fog_sky(random_haze(clear, rng, level="dense", grayscale=False), sky, rng)
+        hazy = pure_fog_sky(random_haze(clear, rng, level="dense", grayscale=False), sky, rng, grey_fog)
         for method in methods:
             output, _ = run(method, hazy, working_size)
             rows.append({"image": name, "method": label(method), "saturation": fog_sky_saturation(output, sky)})
@@ -413,13 +417,14 @@ def report_real(photos, methods, working_size, csv_path) -> None:
     report_photos(rows, summary, table, csv_path)
 
 
-def report_fog_sky(folder, methods, count, seed, working_size, csv_path) -> None:
-    rows = evaluate_fog_sky(list_images(folder), methods, count, seed, working_size)
+def report_fog_sky(folder, methods, count, seed, working_size, csv_path, grey_fog=False) -> None:
+    rows = evaluate_fog_sky(list_images(folder), methods, count, seed, working_size, grey_fog)
     if not rows:
         raise SystemExit(f"no photo in {folder} has sky over {MIN_SKY_SHARE:.0%} of the frame")
     summary = summarize_photos(rows, "saturation", FOG_SKY_GOAL)
     table = format_photos_table(summary, "sky saturation", f"photos > {FOG_SKY_GOAL}", lambda value: f"{value:.3f}",
-                                f"{summary[0]['photos']} photos with a sky of pure fog; goal: mean <= {FOG_SKY_GOAL}")
+                                f"{summary[0]['photos']} photos with a sky of pure {'grey ' if grey_fog else ''}fog; "
+                                f"goal: mean <= {FOG_SKY_GOAL}")
     report_photos(rows, summary, table, csv_path)
 
 
@@ -449,6 +454,7 @@ def main(argv=None):
                         help="instead, score colour painted into pure-fog skies of this folder's clear photos")
     parser.add_argument("--fog-sky-photos", type=int, default=FOG_SKY_PHOTOS,
                         help="the first N photos with enough sky, by name")
+    parser.add_argument("--grey-fog", action="store_true", help="--fog-sky: fog of one grey, not the airlight's tint")
     parser.add_argument("--sweep", type=Path, help="instead, PSNR over haze densities on this folder's clear photos")
     parser.add_argument("--jpeg-blocks", type=Path,
                         help="instead, score JPEG block edges through dense haze on this folder's clear photos")
@@ -475,7 +481,8 @@ def main(argv=None):
     if args.real:
         return report_real(args.real, args.methods or METHODS, args.working_size, args.csv)
     if args.fog_sky:
-        return report_fog_sky(args.fog_sky, methods, args.fog_sky_photos, args.seed, args.working_size, args.csv)
+        return report_fog_sky(args.fog_sky, methods, args.fog_sky_photos, args.seed, args.working_size, args.csv,
+                              args.grey_fog)
     if args.jpeg_blocks:
         return report_jpeg_blocks(args.jpeg_blocks, methods, args.seed, args.working_size, args.csv)
     if args.sweep:
