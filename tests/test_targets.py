@@ -43,3 +43,12 @@ def test_honest_target_keeps_a_hazy_sky_hazy():
     assert torch.allclose(scene[:, :, :8], clean_hazy[:, :, :8], atol=1e-4)
     assert torch.allclose(scene[:, :, 8:], clear[:, :, 8:], atol=1e-4)
     assert torch.allclose(target_transmission[:, :, :8], torch.ones(1, 1, 8, 16))
+
+
+def test_a_trace_as_large_as_one_pixels_noise_counts_over_its_window():
+    """The trace is a 5 x 5 mean, which carries at most half of a pixel's noise: at one pixel's noise it is partly there."""
+    airlight = torch.tensor([[0.8, 0.8, 0.8]])
+    noise = torch.tensor([0.02])
+    for trace, share in ((0.01, 0.0), (0.02, 0.5), (0.03, 1.0)):
+        clean_hazy = (airlight - trace)[:, :, None, None].expand(1, 3, 12, 12)
+        assert torch.allclose(recoverable_share(clean_hazy, airlight, noise), torch.tensor(share), atol=1e-4)

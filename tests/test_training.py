@@ -130,3 +130,19 @@ def test_a_step_with_a_non_finite_loss_or_gradient_is_skipped(capsys):
     loss.backward()
     finite_step(optimizer, loss)
     assert not torch.equal(before[1], model.bias)
+
+
+@pytest.mark.parametrize("targets, keeps_haze", [("honest", True), ("sky", False), ("clear", False)])
+def test_targets_keep_the_haze_only_as_asked(targets, keeps_haze):
+    """A scene trace below a loud camera's noise: honest targets keep the haze there; 'sky' and 'clear' do not."""
+    from dehaze.training.train import GanTrainer, parse_args
+
+    args = parse_args(["gan", "--data", ".", "--architecture", "scattering", "--ngf", "4", "--n-blocks", "1",
+                       "--targets", targets])
+    trainer = GanTrainer(args, torch.device("cpu"))
+    clear = torch.full((1, 3, 8, 8), 0.5)
+    airlight = torch.full((1, 3), 0.8)
+    batch = {"clear": clear, "clean_hazy": torch.full((1, 3, 8, 8), 0.75), "transmission": torch.full((1, 1, 8, 8), 0.05),
+             "airlight": airlight, "noise": torch.tensor([0.2]), "sky": torch.zeros(1, 1, 8, 8)}
+    scene, transmission = trainer.targets(batch)
+    assert torch.allclose(transmission, torch.full_like(transmission, 1.0 if keeps_haze else 0.05))

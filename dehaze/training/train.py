@@ -143,7 +143,7 @@ class GanTrainer:
         self.critic = PatchCritic(ndf=args.ndf).to(device)
         self.content = ContentLoss(args.perceptual_weight, args.pixel_loss).to(device)
         self.adv_weight, self.adv_start = args.adv_weight, args.adv_start
-        self.honest = args.targets == "honest"
+        self.honest, self.noise_rule = args.targets in ("honest", "sky"), args.targets == "honest"
         self.physics_weight, self.smoothness_weight = args.physics_weight, args.smoothness_weight
         self.optimizers = {
             "model": torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.5, 0.999)),
@@ -167,8 +167,9 @@ class GanTrainer:
     def targets(self, batch):
         """(scene, transmission) to train towards: honest ones where the batch says how it was hazed."""
         if self.honest and "clean_hazy" in batch:
+            noise = batch["noise"] if self.noise_rule else torch.zeros_like(batch["noise"])
             return honest_target(batch["clear"], batch["clean_hazy"], batch["transmission"], batch["airlight"],
-                                 batch["noise"], batch.get("sky"))
+                                 noise, batch.get("sky"))
         return batch["clear"], batch.get("transmission")
 
     def step(self, step, batch):
@@ -419,9 +420,10 @@ def parse_args(argv=None):
     parser.add_argument("--n-blocks", type=int, default=9, help="generator ResBlocks")
     parser.add_argument("--min-transmission", type=float, default=0.05,
                         help="scattering generator: the thickest haze it may remove (t >= this)")
-    parser.add_argument("--targets", choices=["honest", "clear"], default="honest",
+    parser.add_argument("--targets", choices=["honest", "sky", "clear"], default="honest",
                         help="synthetic haze: train towards the clear photo only where the haze left it above the "
-                             "camera's noise (honest, see dehaze.training.targets), or towards the clear photo everywhere")
+                             "camera's noise and off the sky (honest, see dehaze.training.targets), only off the sky "
+                             "(sky: the noise rule off, for 8-bit rounding alone), or towards the clear photo everywhere")
     parser.add_argument("--physics-weight", type=float, default=1.0,
                         help="scattering generator: weight of the L1 loss on its transmission and airlight")
     parser.add_argument("--smoothness-weight", type=float, default=0.0,
