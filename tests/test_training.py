@@ -98,7 +98,9 @@ def test_scattering_generator_learns_its_transmission_towards_honest_targets(cle
                    "--ndf", "4", "--crop-size", "64")
     metadata = read_metadata(export)
     assert metadata["architecture"] == "scattering" and metadata["targets"] == "honest"
+    assert json.loads(metadata["config"])["max_airlight_scale"] == 0.25
     generator = load_model_file("gan", export)
+    assert generator.max_airlight_scale == 0.25
     scene, transmission, airlight = generator(torch.rand(1, 3, 40, 56))
     assert scene.shape == (1, 3, 40, 56) and transmission.shape == (1, 1, 40, 56) and airlight.shape == (1, 3)
     assert any(not torch.equal(value, torch.zeros_like(value)) for key, value in load_file(str(export)).items()
