@@ -98,9 +98,11 @@ def test_scattering_generator_learns_its_transmission_towards_honest_targets(cle
                    "--ndf", "4", "--crop-size", "64")
     metadata = read_metadata(export)
     assert metadata["architecture"] == "scattering" and metadata["targets"] == "honest"
-    assert json.loads(metadata["config"])["max_airlight_scale"] == 0.25
     generator = load_model_file("gan", export)
     assert generator.max_airlight_scale == 0.25
+    tuned = train("gan", clear_folder, tmp_path / "tuned", 2, "--init", str(export), "--max-airlight-scale", "0")
+    assert json.loads(read_metadata(tuned)["config"])["max_airlight_scale"] == 0  # given, it holds over --init's config
+    assert load_model_file("gan", tuned).max_airlight_scale == 0
     scene, transmission, airlight = generator(torch.rand(1, 3, 40, 56))
     assert scene.shape == (1, 3, 40, 56) and transmission.shape == (1, 1, 40, 56) and airlight.shape == (1, 3)
     assert any(not torch.equal(value, torch.zeros_like(value)) for key, value in load_file(str(export)).items()

@@ -132,13 +132,14 @@ class GanTrainer:
             self.architecture, self.config = metadata.get("architecture", "resnet"), json.loads(metadata["config"])
         elif args.architecture == "scattering":
             self.architecture = "scattering"
-            self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "min_transmission": args.min_transmission,
-                           "max_airlight_scale": args.max_airlight_scale}
+            self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "min_transmission": args.min_transmission}
         else:
             self.architecture = "resnet"
             self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
         if args.global_context and self.architecture == "resnet":
             self.config["global_context"] = True
+        if args.max_airlight_scale is not None and self.architecture == "scattering":  # no weight depends on it
+            self.config["max_airlight_scale"] = args.max_airlight_scale
         self.dcp_prior = self.config.get("in_channels", 3) > 3
         self.model = MODEL_CLASSES[self.architecture](**self.config).to(device)
         self.critic = PatchCritic(ndf=args.ndf).to(device)
@@ -421,8 +422,9 @@ def parse_args(argv=None):
     parser.add_argument("--n-blocks", type=int, default=9, help="generator ResBlocks")
     parser.add_argument("--min-transmission", type=float, default=0.05,
                         help="scattering generator: the thickest haze it may remove (t >= this)")
-    parser.add_argument("--max-airlight-scale", type=float, default=0.25,
-                        help="scattering generator: how far it may scale the Dark Channel Prior's airlight (0: not at all)")
+    parser.add_argument("--max-airlight-scale", type=float,
+                        help="scattering generator: how far it may scale the Dark Channel Prior's airlight (0: not at all; "
+                             "default 0.25, or the --init weights' own)")
     parser.add_argument("--targets", choices=["honest", "sky", "clear"], default="honest",
                         help="synthetic haze: train towards the clear photo only where the haze left it above the "
                              "camera's noise and off the sky (honest, see dehaze.training.targets), only off the sky "
