@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -222,6 +224,18 @@ def test_scattering_generator_keeps_tinted_fog_in_its_colour():
         blurred = torch.nn.functional.avg_pool2d(scene, 15, stride=1)
         assert saturation(blurred).mean() <= saturation(fog.mean(dim=(2, 3), keepdim=True)).max() + 0.01
         assert blurred.mean(dim=1).min() > 0.6
+
+
+def test_transmission_loss_weighs_ratios_and_only_where_t_is_known():
+    from dehaze.training.losses import transmission_loss
+
+    target = torch.tensor([0.1, 0.8]).view(1, 1, 1, 2)
+    known = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+    half_in_dense_haze = torch.tensor([0.05, 0.8]).view(1, 1, 1, 2)
+    half_in_light_haze = torch.tensor([0.1, 0.4]).view(1, 1, 1, 2)
+    assert transmission_loss(half_in_dense_haze, target, torch.ones_like(known)) == pytest.approx(math.log(2) / 2)
+    assert transmission_loss(half_in_light_haze, target, torch.ones_like(known)) == pytest.approx(math.log(2) / 2)
+    assert transmission_loss(half_in_light_haze, target, known) == 0  # where the scene is lost, any t will do
 
 
 def test_flat_transmission_loss_counts_changes_of_t_only_where_the_image_is_flat():

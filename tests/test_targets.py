@@ -12,7 +12,7 @@ def hazed(clear, transmission, airlight):
 def test_honest_target_keeps_the_clear_photo_where_the_scene_stands_above_the_noise():
     clear = torch.rand(1, 3, 16, 16) * 0.5
     transmission, airlight = torch.full((1, 1, 16, 16), 0.6), torch.tensor([[0.9, 0.9, 0.9]])
-    scene, target_transmission = honest_target(clear, hazed(clear, transmission, airlight), transmission, airlight,
+    scene, target_transmission, _ = honest_target(clear, hazed(clear, transmission, airlight), transmission, airlight,
                                                noise=torch.tensor([0.005]))
     assert torch.allclose(scene, clear, atol=1e-4) and torch.allclose(target_transmission, transmission)
 
@@ -22,13 +22,13 @@ def test_honest_target_keeps_the_haze_where_the_scene_is_lost_in_noise():
     sky = torch.tensor([0.35, 0.55, 0.9])[None, :, None, None].expand(1, 3, 16, 16)
     transmission, airlight = torch.full((1, 1, 16, 16), 0.02), torch.tensor([[0.88, 0.88, 0.88]])
     clean_hazy = hazed(sky, transmission, airlight)
-    scene, target_transmission = honest_target(sky, clean_hazy, transmission, airlight, noise=torch.tensor([0.02]))
+    scene, target_transmission, _ = honest_target(sky, clean_hazy, transmission, airlight, noise=torch.tensor([0.02]))
     assert recoverable_share(clean_hazy, airlight, torch.tensor([0.02])).max() == 0
     assert torch.allclose(scene, clean_hazy, atol=1e-4)
     assert torch.allclose(target_transmission, torch.ones_like(target_transmission))
     # through thinner haze (t = 0.1) and a cleaner camera the sky stands out, and the target is the sky again
     thinner = torch.full_like(transmission, 0.1)
-    scene, _ = honest_target(sky, hazed(sky, thinner, airlight), thinner, airlight, noise=torch.tensor([0.004]))
+    scene, _, _ = honest_target(sky, hazed(sky, thinner, airlight), thinner, airlight, noise=torch.tensor([0.004]))
     assert torch.allclose(scene, sky, atol=1e-4)
 
 
@@ -39,7 +39,7 @@ def test_honest_target_keeps_a_hazy_sky_hazy():
     clean_hazy = hazed(clear, transmission, airlight)
     sky = torch.zeros(1, 1, 16, 16)
     sky[:, :, :8] = 1
-    scene, target_transmission = honest_target(clear, clean_hazy, transmission, airlight, torch.tensor([0.002]), sky)
+    scene, target_transmission, _ = honest_target(clear, clean_hazy, transmission, airlight, torch.tensor([0.002]), sky)
     assert torch.allclose(scene[:, :, :8], clean_hazy[:, :, :8], atol=1e-4)
     assert torch.allclose(scene[:, :, 8:], clear[:, :, 8:], atol=1e-4)
     assert torch.allclose(target_transmission[:, :, :8], torch.ones(1, 1, 8, 16))

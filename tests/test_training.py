@@ -148,5 +148,6 @@ def test_targets_keep_the_haze_only_as_asked(targets, keeps_haze):
     airlight = torch.full((1, 3), 0.8)
     batch = {"clear": clear, "clean_hazy": torch.full((1, 3, 8, 8), 0.75), "transmission": torch.full((1, 1, 8, 8), 0.05),
              "airlight": airlight, "noise": torch.tensor([0.2]), "sky": torch.zeros(1, 1, 8, 8)}
-    scene, transmission = trainer.targets(batch)
+    scene, transmission, known = trainer.targets(batch)
     assert torch.allclose(transmission, torch.full_like(transmission, 1.0 if keeps_haze else 0.05))
+    assert torch.equal(known, torch.full_like(known, 0.0 if keeps_haze else 1.0))  # t is taught only where it is known

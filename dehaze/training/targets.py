@@ -46,12 +46,14 @@ def recoverable_share(clean_hazy: torch.Tensor, airlight: torch.Tensor, noise: t
 
 
 def honest_target(clear, clean_hazy, transmission, airlight, noise, sky=None):
-    """(scene, transmission) to train towards: the clear photo where the haze left it recoverable, the haze where not.
+    """(scene, transmission, share) to train towards: the clear photo where the haze left it recoverable, the haze where not.
 
     With the recoverable share w, the target's transmission is t / (w + (1 - w) t): t where
     w is 1, 1 (nothing removed) where w is 0. In linear light the target scene is then
     A + (w + (1 - w) t) (J - A): the clear photo J, or the haze I = A + t (J - A) itself.
-    `sky` (B, 1, H, W), 1 on the clear photo's sky, sets w to 0 there.
+    `sky` (B, 1, H, W), 1 on the clear photo's sky, sets w to 0 there. The share w is returned
+    too: where it is 0 the scene's trace is lost, so the transmission there is not known
+    (a grey wall under grey haze looks the same through any t) and should not be taught.
     """
     share = recoverable_share(clean_hazy, airlight, noise)
     if sky is not None:
@@ -59,4 +61,4 @@ def honest_target(clear, clean_hazy, transmission, airlight, noise, sky=None):
     kept = share + (1.0 - share) * transmission
     linear_airlight = srgb_to_linear(airlight)[:, :, None, None]
     scene = linear_to_srgb(linear_airlight + kept * (srgb_to_linear(clear) - linear_airlight))
-    return scene, transmission / kept
+    return scene, transmission / kept, share

@@ -36,7 +36,8 @@ from . import distributed
 from .datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device, random_crop, to_tensor
 from .evaluate import haze_level
 from .haze import LEVEL_PROBABILITIES
-from .losses import PIXEL_LOSSES, ContentLoss, critic_loss, flat_transmission_loss, generator_adversarial_loss
+from .losses import (PIXEL_LOSSES, ContentLoss, critic_loss, flat_transmission_loss, generator_adversarial_loss,
+                     transmission_loss)
 from .targets import honest_target
 
 DEFAULT_LR = {"gan": 1e-4, "mscnn": 1e-3}
@@ -167,17 +168,18 @@ class GanTrainer:
         return (self.model(inputs) + 1) / 2, None, None
 
     def targets(self, batch):
-        """(scene, transmission) to train towards: honest ones where the batch says how it was hazed."""
+        """(scene, transmission, where t is known) to train towards: honest ones where the batch says how it was hazed."""
         if self.honest and "clean_hazy" in batch:
             noise = batch["noise"] if self.noise_rule else torch.zeros_like(batch["noise"])
             return honest_target(batch["clear"], batch["clean_hazy"], batch["transmission"], batch["airlight"],
                                  noise, batch.get("sky"))
-        return batch["clear"], batch.get("transmission")
+        transmission = batch.get("transmission")
+        return batch["clear"], transmission, None if transmission is None else torch.ones_like(transmission)
 
     def step(self, step, batch):
         hazy_signed = batch["hazy"] * 2 - 1
         scene, transmission, airlight = self.generate(batch)
-        target, target_transmission = self.targets(batch)
+        target, target_transmission, known = self.targets(batch)
         fake, real = scene * 2 - 1, target * 2 - 1
         losses = {}
         adversarial = self.adv_weight > 0 and step >= self.adv_start
@@ -191,7 +193,7 @@ class GanTrainer:
         loss = self.content(scene, target)
         losses["content"] = loss.item()
         if transmission is not None and target_transmission is not None:  # the physics, taught directly
-            physics = F.l1_loss(transmission, target_transmission) + F.l1_loss(airlight, batch["airlight"])
+            physics = transmission_loss(transmission, target_transmission, known) + F.l1_loss(airlight, batch["airlight"])
             losses["physics"] = physics.item()
             loss = loss + self.physics_weight * physics
         if transmission is not None and self.smoothness_weight:
@@ -430,7 +432,8 @@ def parse_args(argv=None):
                              "camera's noise and off the sky (honest, see dehaze.training.targets), only off the sky "
                              "(sky: the noise rule off, for 8-bit rounding alone), or towards the clear photo everywhere")
     parser.add_argument("--physics-weight", type=float, default=1.0,
-                        help="scattering generator: weight of the L1 loss on its transmission and airlight")
+                        help="scattering generator: weight of the L1 loss on its log transmission (where the target's is "
+                             "known, see dehaze.training.losses.transmission_loss) and its airlight")
     parser.add_argument("--smoothness-weight", type=float, default=0.0,
                         help="scattering generator: weight of the change of t where the hazy image is flat")
     parser.add_argument("--ndf", type=int, default=64, help="critic width (first layer's filters)")
