@@ -1,6 +1,7 @@
 """The measures of what PSNR does not show: invented structure, colour painted into fog, PSNR over haze density."""
 
 import numpy as np
+import pytest
 
 from dehaze.image_io import resize, save_image
 from dehaze.scattering import synthesize_haze
@@ -91,6 +92,11 @@ def test_density_sweep_gives_one_row_per_method_and_density(tmp_path):
     assert scores[0.3, "input"]["psnr"] < scores[0.8, "input"]["psnr"] - 5  # denser haze, further from the scene
     assert scores[0.8, "dcp"]["over_dcp"] is None
     assert scores[0.3, "input"]["over_dcp"] == scores[0.3, "input"]["psnr"] - scores[0.3, "dcp"]["psnr"]
+    reordered = density_sweep(photos, methods=("input",), densities=(0.3, 0.8), synthesize=constant_haze)
+    assert {r["mean_transmission"]: r["psnr"] for r in reordered} == {0.3: scores[0.3, "input"]["psnr"],
+                                                                      0.8: scores[0.8, "input"]["psnr"]}
+    two_seeds = density_sweep(photos, methods=("input",), densities=(0.3,), synthesize=constant_haze, seeds=(0, 1))
+    assert two_seeds[0]["images"] == 4 and two_seeds[0]["psnr"] != scores[0.3, "input"]["psnr"]
 
 
 def test_real_photo_cli_prints_each_methods_mean_count_and_worst_photo(tmp_path, capsys):
@@ -135,3 +141,9 @@ def test_pure_fog_sky_keeps_nothing_of_the_sky_and_all_of_the_land():
     grey = pure_fog_sky(sample, sky, np.random.default_rng(0), grey=True)  # the fog without the airlight's tint
     assert np.array_equal(grey[~sky], hazy[~sky])
     assert np.allclose(grey[sky].mean(axis=0), airlight.mean(), atol=1e-3)
+
+
+def test_several_seeds_are_refused_outside_the_sweep(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        evaluate_main(["--fog-sky", str(tmp_path), "--seed", "0", "1"])
+    assert "several --seed values average a --sweep" in capsys.readouterr().err
