@@ -102,6 +102,7 @@ def test_scattering_generator_learns_its_transmission_towards_honest_targets(cle
     assert generator.max_airlight_scale == 0.25
     tuned = train("gan", clear_folder, tmp_path / "tuned", 2, "--init", str(export), "--max-airlight-scale", "0")
     assert json.loads(read_metadata(tuned)["config"])["max_airlight_scale"] == 0  # given, it holds over --init's config
+    assert read_metadata(tuned)["init"] == str(export) and read_metadata(export)["init"] == ""  # where its steps began
     assert load_model_file("gan", tuned).max_airlight_scale == 0
     scene, transmission, airlight = generator(torch.rand(1, 3, 40, 56))
     assert scene.shape == (1, 3, 40, 56) and transmission.shape == (1, 1, 40, 56) and airlight.shape == (1, 3)

@@ -304,7 +304,7 @@ def train(args):
             save_weights(average.model, path, trainer.config, steps=step, ema_decay=args.ema_decay, batch_size=args.batch_size,
                          ranks=distributed.world_size(), crop_size=args.crop_size, lr=args.lr, data=args.data,
                          darker_share=args.darker_share, dim_share=args.dim_share, patchy_share=args.patchy_share,
-                         **trainer.metadata, **extra)
+                         init=str(args.init or ""), **trainer.metadata, **extra)  # steps count from the --init weights
 
     samples_per_step = args.batch_size * distributed.world_size()
     dataset = make_dataset(args, args.steps * samples_per_step, trainer.dcp_prior)
