@@ -12,7 +12,11 @@ resolution to every frame (`pipeline.apply_map`).
 The method sees each frame as it is. An earlier version also showed it the frames
 averaged over time, so that their noise would cancel; measured, that bought no less
 flicker (the averaged map already gives it) and cost up to 1.1 dB wherever the camera
-zoomed, which a whole-pixel shift does not follow (bench/bench_video.py).
+zoomed, which a whole-pixel shift does not follow (bench/bench_video.py). The map is
+applied, though, to the frames averaged over time (`SteadyFrames`) wherever they agree
+within their noise: dehazing multiplies the sensor noise by up to 1 / t, and noise that
+is new in every frame made consecutive frames of a pan disagree where they show the same
+place by up to 2.4x as much as the input's own frames did.
 
 Frames are decoded, dehazed and encoded one at a time, so memory stays flat however long
 the clip. The output is H.264 in MP4 (yuv420p, CRF 18) with the input's timestamps,
@@ -21,6 +25,7 @@ tracks are left out), written to a temporary file beside the destination that is
 when it is complete.
 """
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -41,6 +46,11 @@ AIRLIGHT_WEIGHT = 0.1  # share of a key frame's airlight estimate in the running
 MAP_WEIGHT = 0.1  # where the scene holds still, share of the method's latest map in the running map, per frame
 CHANGE_RADIUS = 4  # px at the working size: the image's change is averaged over 9 x 9 pixels, so noise cancels...
 CHANGE_SCALE = 0.05  # ...and a change of this much takes the key frame's map outright (a moving object)
+FRAME_WEIGHT = 0.25  # where a frame agrees with the running frame within its noise, its share in it
+MOTION_BLOCK = 4  # px at full size: frames are compared in blocks of 4 x 4 pixels...
+MOTION_MARGIN = 1.5  # ...and a block that differs by more than 1.5x the noise floor is moving...
+# ...the floor being the blocks' median difference (compression leaves some places noisier than others), at most...
+NOISE_CEILING = 6 / 255  # ...6/255 (sensor noise of sigma 0.02): a change of the whole image is no noise
 CUT_HISTOGRAM = 0.35  # a new shot: grey-level histograms this far apart (total variation, 0 to 1)...
 CUT_DIFFERENCE = 0.12  # ...or 16 px thumbnails this different on average
 # x264: visually lossless for most viewers, without blocks in smooth haze. "veryfast" encodes a noisy 720p frame in
@@ -152,18 +162,28 @@ class SteadyMap:
         self.method, self.working_size = method, working_size
         self.key_interval = KEY_INTERVAL[method]
         self.previous = None  # the last frame at the working size: where the camera moved, and how much the scene did
+        self.frames = SteadyFrames()
         self.start_shot()
 
     def start_shot(self):
         """Forget what was kept from frames before a scene cut."""
         self.airlight = self.estimate = self.map = None  # the method's latest (a, b) and the running one
         self.since_key = 0
+        self.shift = None  # the camera's move since the last frame, at the working size; None at a shot's first frame
+        self.frames.start_shot()
 
     def dehaze(self, full: torch.Tensor, strength: float) -> torch.Tensor:
-        """The (3, H, W) frame dehazed with the carried map."""
+        """The (3, H, W) frame dehazed with the carried map, applied to the frames averaged where they agree.
+
+        At a strength below 1 the map amplifies less noise, and the frame is averaged as
+        much less: at 0 the frame comes back exactly as it is.
+        """
         height, width = working_shape(*full.shape[-2:], self.working_size)
         small = full if (height, width) == tuple(full.shape[-2:]) else resize_tensor(full, height, width)
-        return apply_map(full, *self.map_for(small), strength)
+        a, b = self.map_for(small)
+        scale = (full.shape[-2] / height, full.shape[-1] / width)
+        averaged = self.frames.average(full, self.shift, scale)
+        return apply_map(torch.lerp(full, averaged, strength), a, b, strength)
 
     def map_for(self, small: torch.Tensor) -> tuple:
         """(a, b) for this frame at the working size.
@@ -176,9 +196,9 @@ class SteadyMap:
         if self.previous is None or is_scene_cut(self.previous, small):
             self.start_shot()
         else:
-            shift = global_shift(self.previous, small)
-            self.follow(shift)
-            change = local_change(shifted(self.previous, shift), small)
+            self.shift = global_shift(self.previous, small)
+            self.follow(self.shift)
+            change = local_change(shifted(self.previous, self.shift), small)
         self.previous = small
         if self.estimate is None or self.since_key >= self.key_interval:
             self.estimate, self.since_key = working_map(small, self.method, self.settle_airlight), 0
@@ -199,6 +219,69 @@ class SteadyMap:
         """The running airlight with this key frame's `estimate` averaged in (exponentially)."""
         self.airlight = estimate if self.airlight is None else torch.lerp(self.airlight, estimate, AIRLIGHT_WEIGHT)
         return self.airlight
+
+
+class SteadyFrames:
+    """The frames of a shot at full size, averaged over time wherever they agree within their noise.
+
+    The average moves with the camera: the pan found at the working size is refined to the
+    whole pixel at full size against the average itself, so that rounding does not add up
+    over frames. Blocks of MOTION_BLOCK pixels that differ from the moved average by more
+    than MOTION_MARGIN times the noise floor take the new frame outright: a moving object,
+    a zoom, or fine detail that a whole-pixel shift does not bring back into place. So
+    only what differs by noise alone is averaged, and nothing leaves a ghost behind.
+    """
+
+    def __init__(self):
+        self.start_shot()
+
+    def start_shot(self):
+        self.kept = None
+
+    def average(self, frame: torch.Tensor, coarse_shift, scale: tuple) -> torch.Tensor:
+        """The running average with the (3, H, W) `frame` taken in; `coarse_shift` is the working size's pan."""
+        if coarse_shift is None or self.kept is None or self.kept.shape != frame.shape:
+            self.kept = frame
+            return frame
+        around = (round(coarse_shift[0] * scale[0]), round(coarse_shift[1] * scale[1]))
+        shift = refined_shift(self.kept, frame, around, radius=math.ceil(max(scale) / 2))
+        moved = shifted(self.kept, shift)
+        weight = share_of_frame(moved, frame)
+        dy, dx = shift  # the strips the pan uncovers hold nothing of the past
+        weight[:, : max(dy, 0)] = weight[:, weight.shape[1] + min(dy, 0):] = 1.0
+        weight[:, :, : max(dx, 0)] = weight[:, :, weight.shape[2] + min(dx, 0):] = 1.0
+        self.kept = torch.lerp(moved, frame, weight)
+        return self.kept
+
+
+def refined_shift(before: torch.Tensor, after: torch.Tensor, around: tuple, radius: int) -> tuple:
+    """The whole-pixel shift within `radius` of `around` that best carries `before` onto `after`.
+
+    Judged by the mean absolute difference of their grey levels on every 4th pixel of
+    the part that all candidates cover.
+    """
+    grey_before, grey_after = before.mean(0), after.mean(0)
+    height, width = grey_after.shape
+    margin = max(abs(around[0]), abs(around[1])) + radius
+    if 2 * margin + 8 > min(height, width):
+        return around
+
+    def cost(dy, dx):
+        return (grey_after[margin : height - margin : 4, margin : width - margin : 4]
+                - grey_before[margin - dy : height - margin - dy : 4, margin - dx : width - margin - dx : 4]).abs().mean()
+
+    candidates = [(around[0] + dy, around[1] + dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
+    return min(candidates, key=lambda shift: float(cost(*shift)))
+
+
+def share_of_frame(kept: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """(1, H, W): per pixel, the new frame's share in the running average (FRAME_WEIGHT to 1), from how far they differ."""
+    difference = (frame[:, ::2, ::2] - kept[:, ::2, ::2]).abs().mean(0)[None, None]  # every 2nd pixel: 15x faster
+    blocks = box_filter(F.avg_pool2d(difference, MOTION_BLOCK // 2, ceil_mode=True), 1)  # 12 x 12 px: noise cancels
+    floor = blocks.median().clamp(0.5 / 255, NOISE_CEILING)
+    excess = F.max_pool2d(blocks / floor - MOTION_MARGIN, 3, stride=1, padding=1)  # a moving edge's neighbours too
+    weight = (FRAME_WEIGHT + excess).clamp(FRAME_WEIGHT, 1.0)
+    return F.interpolate(weight, size=frame.shape[-2:], mode="bilinear", align_corners=False)[0]
 
 
 def local_change(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:

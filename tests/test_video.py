@@ -6,6 +6,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+import torch
 from scipy.ndimage import gaussian_filter
 
 from dehaze import VideoError, dehaze, dehaze_video, load_image
@@ -13,7 +14,7 @@ from dehaze.guided_filter import resize_tensor, to_array, to_tensor
 from dehaze.image_io import resize
 from dehaze.pipeline import apply_map, working_map
 from dehaze.scattering import synthesize_haze
-from dehaze.video import EXACT
+from dehaze.video import EXACT, SteadyFrames
 from tests.conftest import EXAMPLES
 
 WIDTH, HEIGHT = 96, 64
@@ -91,17 +92,34 @@ def test_a_still_hazy_scene_with_sensor_noise_does_not_flicker(tmp_path, method)
 
 @pytest.mark.parametrize("method", ["dcp", "mscnn", "gan"])
 def test_a_pan_across_a_still_photo_stays_in_place(tmp_path, method):
-    """Where consecutive frames show the same place, they agree as well as one map held to the scene makes them."""
+    """Where consecutive frames show the same place, they agree as well as the input's frames do.
+
+    One map held exactly to the scene would not be enough: it multiplies each frame's own
+    noise by up to 1 / t (here 1.5-2.3x the input's difference between frames, unencoded).
+    """
     step, count = 4, 12
     panorama = hazy_scene(WIDTH + step * count, HEIGHT)
     rng = np.random.default_rng(1)
     write_clip(tmp_path / "pan.mp4", [noisy(panorama[:, step * i : step * i + WIDTH], rng, 0.01) for i in range(count)])
     frames = read_frames(tmp_path / "pan.mp4")
     dehaze_video(tmp_path / "pan.mp4", tmp_path / "out.mp4", method)
-    a, b = working_map(to_tensor(panorama), method)  # the scene's own map, cut out where each frame looks
-    held = [to_array(apply_map(to_tensor(frame), a[..., step * i : step * i + WIDTH], b[..., step * i : step * i + WIDTH]))
-            for i, frame in enumerate(frames)]
-    assert pan_error(read_frames(tmp_path / "out.mp4"), step) <= 1.2 * pan_error(held, step)
+    assert pan_error(read_frames(tmp_path / "out.mp4"), step) <= 1.2 * pan_error(frames, step)
+
+
+def test_frames_are_averaged_where_only_noise_differs_and_taken_as_they_are_where_something_moves():
+    """A dark square crosses a still hazy scene with fresh noise in every frame: the noise falls, no trail is left."""
+    rng = np.random.default_rng(6)
+    scene = to_tensor(hazy_scene(WIDTH, HEIGHT))
+    steady = SteadyFrames()
+    for index in range(10):
+        frame = scene.clone()
+        frame[:, 20:36, 8 * index : 8 * index + 16] = 0.1  # the square moves 8 px a frame
+        frame = (frame + 0.01 * torch.from_numpy(rng.standard_normal(frame.shape, dtype=np.float32))).clamp(0, 1)
+        averaged = steady.average(frame, None if index == 0 else (0, 0), (1.0, 1.0))
+    background = averaged[:, 44:, :]  # away from the square: only noise differed
+    assert float((background - scene[:, 44:, :]).std()) < 0.6 * float((frame[:, 44:, :] - scene[:, 44:, :]).std())
+    trail = (slice(None), slice(20, 36), slice(8 * 9 - 16, 8 * 9))  # where the square was in the last two frames
+    assert float((averaged[trail] - frame[trail]).abs().max()) < 0.05
 
 
 @pytest.mark.parametrize("method", ["dcp", "gan"])
