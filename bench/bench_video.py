@@ -9,8 +9,9 @@ losslessly (CRF 12). Per method and size:
 
 - fps: `dehaze_video` end to end (decode, dehaze, H.264 encode), in frames per second;
 - PSNR against the clear frames of `dehaze()` run on every decoded frame on its own, of
-  the carried map (`video.SteadyMap`, before encoding) and of the encoded output; the
-  carried map's difference to per-frame dehazing is what the key interval costs (goal:
+  the carried map (`video.SteadyMap`: the map carried over frames, applied to the frames
+  averaged over time; before encoding) and of the encoded output; the carried map's
+  difference to per-frame dehazing is what the key interval and the averaging cost (goal:
   within 0.5 dB);
 - flicker: the mean change between consecutive frames of the still half of the clip, in
   their low frequencies (Gaussian of sigma 4 px, in 1/255): the input's own, per-frame
