@@ -183,7 +183,7 @@ class SteadyMap:
         a, b = self.map_for(small)
         scale = (full.shape[-2] / height, full.shape[-1] / width)
         averaged = self.frames.average(full, self.shift, scale)
-        return apply_map(torch.lerp(full, averaged, strength), a, b, strength)
+        return apply_map(averaged if strength == 1 else torch.lerp(full, averaged, strength), a, b, strength)
 
     def map_for(self, small: torch.Tensor) -> tuple:
         """(a, b) for this frame at the working size.
@@ -257,10 +257,10 @@ class SteadyFrames:
 def refined_shift(before: torch.Tensor, after: torch.Tensor, around: tuple, radius: int) -> tuple:
     """The whole-pixel shift within `radius` of `around` that best carries `before` onto `after`.
 
-    Judged by the mean absolute difference of their grey levels on every 4th pixel of
-    the part that all candidates cover.
+    Judged by the mean absolute difference of their green channels (no full-size grey copy
+    to make) on every 4th pixel of the part that all candidates cover.
     """
-    grey_before, grey_after = before.mean(0), after.mean(0)
+    grey_before, grey_after = before[1], after[1]
     height, width = grey_after.shape
     margin = max(abs(around[0]), abs(around[1])) + radius
     if 2 * margin + 8 > min(height, width):
