@@ -240,7 +240,7 @@ class SteadyFrames:
 
     def average(self, frame: torch.Tensor, coarse_shift, scale: tuple) -> torch.Tensor:
         """The running average with the (3, H, W) `frame` taken in; `coarse_shift` is the working size's pan."""
-        if coarse_shift is None or self.kept is None or self.kept.shape != frame.shape:
+        if self.kept is None:  # a shot's first frame (`Transcoder` keeps every frame at the first one's size)
             self.kept = frame
             return frame
         around = (round(coarse_shift[0] * scale[0]), round(coarse_shift[1] * scale[1]))
