@@ -226,6 +226,21 @@ def test_scattering_generator_keeps_tinted_fog_in_its_colour():
         assert blurred.mean(dim=1).min() > 0.6
 
 
+def test_ceiling_share_raises_the_airlight_towards_the_brightest_patch_in_its_own_colour():
+    """A share of 0 keeps the prior's airlight, 1 scales it up to the brightest patch, between goes between."""
+    hazy = torch.rand(1, 3, 64, 96) * 0.3 + 0.4
+    hazy[:, :, 8:24, 8:24] = torch.tensor([0.92, 0.9, 0.95])[:, None, None]  # a bright object, brighter than the haze
+    small = torch.nn.functional.interpolate(hazy, size=(32, 48), mode="area")
+    prior = srgb_to_linear(dark_channel_prior(small, patch=7, bright_share=0.01)[1])
+    highest = (airlight_ceiling(small, patch=7) / prior).amin(dim=1, keepdim=True)
+    assert highest.item() > 1.1  # the prior lies well below the ceiling here
+    for share in (0.0, 0.25, 1.0):
+        with torch.no_grad():
+            _, _, airlight = ScatteringGenerator(ngf=8, n_blocks=1, ceiling_share=share).eval()(hazy)
+        assert torch.allclose(srgb_to_linear(airlight), prior * (1 + share * (highest - 1)), atol=1e-5)
+    assert (srgb_to_linear(airlight) <= airlight_ceiling(small, patch=7) + 1e-6).all()
+
+
 def test_transmission_loss_weighs_ratios_and_only_where_t_is_known():
     from dehaze.training.losses import transmission_loss
 

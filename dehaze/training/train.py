@@ -141,6 +141,8 @@ class GanTrainer:
             self.config["global_context"] = True
         if args.max_airlight_scale is not None and self.architecture == "scattering":  # no weight depends on it
             self.config["max_airlight_scale"] = args.max_airlight_scale
+        if args.ceiling_share is not None and self.architecture == "scattering":
+            self.config["ceiling_share"] = args.ceiling_share
         self.dcp_prior = self.config.get("in_channels", 3) > 3
         self.model = MODEL_CLASSES[self.architecture](**self.config).to(device)
         self.critic = PatchCritic(ndf=args.ndf).to(device)
@@ -427,6 +429,9 @@ def parse_args(argv=None):
     parser.add_argument("--max-airlight-scale", type=float,
                         help="scattering generator: how far it may scale the Dark Channel Prior's airlight (0: not at all; "
                              "default 0.25, or the --init weights' own)")
+    parser.add_argument("--ceiling-share", type=float,
+                        help="scattering generator: how far its airlight is raised from the Dark Channel Prior's "
+                             "towards the image's brightest patch (0: not at all, the default, or the --init weights' own)")
     parser.add_argument("--targets", choices=["honest", "sky", "clear"], default="honest",
                         help="synthetic haze: train towards the clear photo only where the haze left it above the "
                              "camera's noise and off the sky (honest, see dehaze.training.targets), only off the sky "
