@@ -139,10 +139,9 @@ class GanTrainer:
             self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
         if args.global_context and self.architecture == "resnet":
             self.config["global_context"] = True
-        if args.max_airlight_scale is not None and self.architecture == "scattering":  # no weight depends on it
-            self.config["max_airlight_scale"] = args.max_airlight_scale
-        if args.ceiling_share is not None and self.architecture == "scattering":
-            self.config["ceiling_share"] = args.ceiling_share
+        for airlight_setting in ("max_airlight_scale", "ceiling_share"):  # no weight depends on them
+            if getattr(args, airlight_setting) is not None and self.architecture == "scattering":
+                self.config[airlight_setting] = getattr(args, airlight_setting)
         self.dcp_prior = self.config.get("in_channels", 3) > 3
         self.model = MODEL_CLASSES[self.architecture](**self.config).to(device)
         self.critic = PatchCritic(ndf=args.ndf).to(device)
