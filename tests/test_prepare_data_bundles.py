@@ -98,14 +98,17 @@ def test_a_bundled_photo_is_extracted_to_the_cache_and_credited_from_the_readme(
 
 
 def test_the_new_photos_are_unique_train_only_and_from_no_reserved_package():
-    new = [photo for photo in PHOTOGRAPHS if photo.name.startswith(("tuxpaint_", "gcompris_"))]
+    new = [photo for photo in PHOTOGRAPHS if photo.name.startswith(("tuxpaint_", "gcompris_", "endless-sky_"))]
     assert PHOTOGRAPHS[-len(new):] == new  # appended, so the val/test hazes keep their draws
-    assert Counter(photo.package for photo in new) == {"tuxpaint-data": 15, "gcompris-qt-data": 79}
+    assert Counter(photo.package for photo in new) == {"tuxpaint-data": 15, "gcompris-qt-data": 79,
+                                                         "endless-sky-data": 148}
     assert sum("/explore_monuments/" in p.path for p in new) == 46
     assert sum("/erase/" in p.path for p in new) == 33
     every_name = [photo.name for photo in PHOTOGRAPHS + INDEPENDENT + REAL_HAZE]
     assert len(set(every_name)) == len(every_name)
-    assert all(re.fullmatch(r"(tuxpaint|gcompris)_[A-Za-z0-9_-]+", photo.name) for photo in new)
+    every_source = [(photo.package, photo.path) for photo in PHOTOGRAPHS + INDEPENDENT + REAL_HAZE]
+    assert len(set(every_source)) == len(every_source)  # no real hazy photo trained on under another name
+    assert all(re.fullmatch(r"(tuxpaint|gcompris|endless-sky)_[A-Za-z0-9_-]+", photo.name) for photo in new)
     assert {split_of(photo.name) for photo in new} == {"train"}
     assert not {photo.package for photo in new} & (RESERVED | {photo.package for photo in INDEPENDENT})
     assert all(in_bundle(p.path) and p.path.endswith(".webp") for p in new if p.package == "gcompris-qt-data")

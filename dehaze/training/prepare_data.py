@@ -10,11 +10,13 @@ inside Qt resource bundles (`.rcc`): a photo there is named `<bundle>.rcc:<resou
 `rcc_read`, and its credit is read from the README beside it in the bundle.
 The photos and their splits are listed in `photos.csv` beside this file (chosen by hand: validation
 and test span landscapes, cities, close-ups and indoor scenes from every source; photos of 480 px
-or less on the short side, and black-and-white ones, were left out). The splits never share a photo:
+or less on the short side, and black-and-white ones, were left out, except endless-sky-data's
+720 x 360 landscapes, chosen by a rule given in the file). The splits never share a photo:
 
 - train: clear photos at up to 640 px, the largest copy training crops from, as lossless
-  WebP (46 MB for 190 photos, so the split fits beside the repository in the 64 MiB a
-  lent GPU machine receives); haze is synthesized on the fly (`dehaze.training.haze`).
+  WebP, or JPEGs of at most 768 px copied as they are (57 MB for 338 photos, so the split
+  fits beside the repository in the 64 MiB a lent GPU machine receives); haze is
+  synthesized on the fly (`dehaze.training.haze`).
 - val: photos never trained on, each hazed once light and once dense with a fixed
   seed, for choosing checkpoints and settings.
 - test: the held-out photos, hazed the same way with another seed; score it rarely.
@@ -91,6 +93,9 @@ EXAMPLE_REAL_HAZE = ("real_lifeograph_fog", "real_kphotoalbum_grand_canyon_3", "
 EXAMPLE_SIDE = 640
 
 MAX_SIDE = {"train": max(TRAINING_SCALES), "val": 768, "test": 768, "independent": 768, "real": 768}
+# A training photo that comes as a JPEG this small is copied as it is: lossless WebP of its pixels took three
+# times the room, and training fits it within its scales as it loads it anyway.
+KEPT_JPEG_SIDE = 768
 HAZE_LEVELS = ("light", "dense")
 SEEDS = {"val": 123, "test": 0, "independent": 2026}
 
@@ -290,14 +295,19 @@ def prepare(out: Path, independent: bool = False) -> None:
     for photo, split in sets:
         try:
             path = resolve(photo, cache)
-            clear = fit_within(load_image(path), MAX_SIDE[split])
+            original = load_image(path)
         except (subprocess.CalledProcessError, OSError, ImportError, ValueError) as error:
             print(f"skipping {photo.name}: {error}")
             continue
         (out / split / "clear").mkdir(parents=True, exist_ok=True)
-        if split == "train":
+        if split == "train" and path.suffix.lower() in (".jpg", ".jpeg") and max(original.shape[:2]) <= KEPT_JPEG_SIDE:
+            clear = original  # training fits it within its scales as it loads it
+            shutil.copyfile(path, out / split / "clear" / f"{photo.name}.jpg")
+        elif split == "train":
+            clear = fit_within(original, MAX_SIDE[split])
             save_image(clear, out / split / "clear" / f"{photo.name}.webp", lossless=True)
         else:
+            clear = fit_within(original, MAX_SIDE[split])
             save_image(clear, out / split / "clear" / f"{photo.name}.png")
         depth = known_depth(photo.name, clear.shape)
         if split == "train" and depth is not None:
