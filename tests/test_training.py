@@ -100,10 +100,12 @@ def test_scattering_generator_learns_its_transmission_towards_honest_targets(cle
     assert metadata["architecture"] == "scattering" and metadata["targets"] == "honest"
     generator = load_model_file("gan", export)
     assert generator.max_airlight_scale == 0.25
+    assert generator.min_transmission == 0.05
     tuned = train("gan", clear_folder, tmp_path / "tuned", 2, "--init", str(export), "--max-airlight-scale", "0",
-                  "--ceiling-share", "0.25")
+                  "--ceiling-share", "0.25", "--min-transmission", "0.1")
     config = json.loads(read_metadata(tuned)["config"])
     assert config["max_airlight_scale"] == 0 and config["ceiling_share"] == 0.25  # given, they hold over --init's config
+    assert config["min_transmission"] == 0.1
     assert read_metadata(tuned)["init"] == str(export) and read_metadata(export)["init"] == ""  # where its steps began
     assert load_model_file("gan", tuned).max_airlight_scale == 0 and load_model_file("gan", tuned).ceiling_share == 0.25
     scene, transmission, airlight = generator(torch.rand(1, 3, 40, 56))

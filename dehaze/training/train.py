@@ -133,15 +133,15 @@ class GanTrainer:
             self.architecture, self.config = metadata.get("architecture", "resnet"), json.loads(metadata["config"])
         elif args.architecture == "scattering":
             self.architecture = "scattering"
-            self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "min_transmission": args.min_transmission}
+            self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "min_transmission": 0.05}
         else:
             self.architecture = "resnet"
             self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
         if args.global_context and self.architecture == "resnet":
             self.config["global_context"] = True
-        for airlight_setting in ("max_airlight_scale", "ceiling_share"):  # no weight depends on them
-            if getattr(args, airlight_setting) is not None and self.architecture == "scattering":
-                self.config[airlight_setting] = getattr(args, airlight_setting)
+        for setting in ("min_transmission", "max_airlight_scale", "ceiling_share"):  # no weight's shape depends on them
+            if getattr(args, setting) is not None and self.architecture == "scattering":
+                self.config[setting] = getattr(args, setting)
         self.dcp_prior = self.config.get("in_channels", 3) > 3
         self.model = MODEL_CLASSES[self.architecture](**self.config).to(device)
         self.critic = PatchCritic(ndf=args.ndf).to(device)
@@ -423,8 +423,9 @@ def parse_args(argv=None):
                              "scattering model (see dehaze.gan); --init files name their own")
     parser.add_argument("--ngf", type=int, default=64, help="generator width (first layer's filters)")
     parser.add_argument("--n-blocks", type=int, default=9, help="generator ResBlocks")
-    parser.add_argument("--min-transmission", type=float, default=0.05,
-                        help="scattering generator: the thickest haze it may remove (t >= this)")
+    parser.add_argument("--min-transmission", type=float,
+                        help="scattering generator: the thickest haze it may remove (t >= this; default 0.05, or the "
+                             "--init weights' own)")
     parser.add_argument("--max-airlight-scale", type=float,
                         help="scattering generator: how far it may scale the Dark Channel Prior's airlight (0: not at all; "
                              "default 0.25, or the --init weights' own)")
