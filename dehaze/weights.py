@@ -36,6 +36,24 @@ def read_metadata(path) -> dict:
         return dict(f.metadata() or {})
 
 
+RUN_SETTINGS = {"min_transmission", "max_airlight_scale", "ceiling_share", "max_cast"}  # no weight's shape depends on them
+
+
+def reconfigure(path, out, **settings) -> None:
+    """Copy a weights file with some of the constructor settings that no weight depends on changed.
+
+    A scattering generator trained at the prior's airlight runs better with it raised
+    (`ceiling_share`) than one trained at the raised airlight, which learns to undo it (model
+    card, session 16): train at 0, then record the share it runs at.
+    """
+    unknown = set(settings) - RUN_SETTINGS
+    if unknown:
+        raise ValueError(f"only {', '.join(sorted(RUN_SETTINGS))} can change after training, not {', '.join(sorted(unknown))}")
+    metadata = read_metadata(path)
+    config = {**json.loads(metadata.get("config", "{}")), **settings}
+    save_file(load_file(str(path)), str(out), metadata={**metadata, "config": json.dumps(config)})
+
+
 def weights_path(name: str) -> Path:
     """Local file of model `name` ('gan' or 'mscnn'), else a Hub download when configured and online."""
     if name == "gan" and os.environ.get("DEHAZE_GENERATOR"):

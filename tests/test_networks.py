@@ -241,6 +241,23 @@ def test_ceiling_share_raises_the_airlight_towards_the_brightest_patch_in_its_ow
     assert (srgb_to_linear(airlight) <= airlight_ceiling(small, patch=7) + 1e-6).all()
 
 
+def test_reconfigure_changes_only_settings_no_weight_depends_on(tmp_path):
+    """A generator trained at one airlight share is recorded to run at another; its weights stay as trained."""
+    from dehaze.weights import load_model_file, read_metadata, reconfigure, save_weights
+
+    trained = ScatteringGenerator(ngf=8, n_blocks=1)
+    torch.nn.init.normal_(trained.transmission_head[-1].weight)
+    save_weights(trained, tmp_path / "trained.safetensors", {"ngf": 8, "n_blocks": 1},
+                 architecture="scattering", steps=5)
+    reconfigure(tmp_path / "trained.safetensors", tmp_path / "run.safetensors", ceiling_share=0.25, min_transmission=0.1)
+    run = load_model_file("gan", tmp_path / "run.safetensors")
+    assert (run.ceiling_share, run.min_transmission) == (0.25, 0.1)
+    assert read_metadata(tmp_path / "run.safetensors")["steps"] == "5"
+    assert all(torch.equal(value, trained.state_dict()[key]) for key, value in run.state_dict().items())
+    with pytest.raises(ValueError, match="ngf"):
+        reconfigure(tmp_path / "trained.safetensors", tmp_path / "wider.safetensors", ngf=16)
+
+
 def test_transmission_loss_weighs_ratios_and_only_where_t_is_known():
     from dehaze.training.losses import transmission_loss
 
