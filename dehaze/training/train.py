@@ -31,7 +31,7 @@ from ..image_io import resize, save_image
 from ..metrics import psnr
 from ..mscnn import MSCNN, dehaze_mscnn
 from ..pipeline import WORKING_SIZE, dehaze_gan, working_shape
-from ..weights import MODEL_CLASSES, MODEL_FILES, WEIGHTS_DIR, read_metadata, save_weights
+from ..weights import MODEL_CLASSES, MODEL_FILES, RUN_SETTINGS, WEIGHTS_DIR, read_metadata, save_weights
 from . import distributed
 from .datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device, random_crop, to_tensor
 from .evaluate import haze_level
@@ -133,13 +133,13 @@ class GanTrainer:
             self.architecture, self.config = metadata.get("architecture", "resnet"), json.loads(metadata["config"])
         elif args.architecture == "scattering":
             self.architecture = "scattering"
-            self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "min_transmission": 0.05}
+            self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks}
         else:
             self.architecture = "resnet"
             self.config = {"ngf": args.ngf, "n_blocks": args.n_blocks, "in_channels": 6 if args.dcp_prior else 3}
         if args.global_context and self.architecture == "resnet":
             self.config["global_context"] = True
-        for setting in ("min_transmission", "max_airlight_scale", "ceiling_share"):  # no weight's shape depends on them
+        for setting in sorted(RUN_SETTINGS & vars(args).keys()):  # given, they replace --init's
             if getattr(args, setting) is not None and self.architecture == "scattering":
                 self.config[setting] = getattr(args, setting)
         self.dcp_prior = self.config.get("in_channels", 3) > 3
