@@ -6,7 +6,8 @@ import pytest
 from dehaze.image_io import resize, save_image
 from dehaze.scattering import synthesize_haze
 from dehaze.training.evaluate import (
-    density_sweep, fog_sky_saturation, invented_structure, invented_structure_map, main as evaluate_main, pure_fog_sky,
+    density_sweep, fog_sky_saturation, format_sweep_table, invented_structure, invented_structure_map, main as evaluate_main,
+    pure_fog_sky, sweep_rows,
 )
 from dehaze.training.haze import HazySample
 
@@ -79,6 +80,13 @@ def constant_haze(clear, mean_transmission, rng):
                       0.0, "sweep", None)
 
 
+def test_sweep_counts_the_images_where_a_method_beats_dcp_beside_its_mean_margin():
+    scores = {(0.5, "dcp"): [10.0, 20.0, 12.0], (0.5, "gan"): [19.0, 15.0, 11.0]}  # one big win, two losses
+    gan = sweep_rows(scores, (0.5,), ("dcp", "gan"))[1]
+    assert gan["over_dcp"] == 1.0 and gan["beats_dcp"] == 1
+    assert "+1.00   1/3" in format_sweep_table(sweep_rows(scores, (0.5,), ("dcp", "gan")))
+
+
 def test_density_sweep_gives_one_row_per_method_and_density(tmp_path):
     photos = []
     for seed in range(2):
@@ -90,7 +98,8 @@ def test_density_sweep_gives_one_row_per_method_and_density(tmp_path):
     scores = {(r["mean_transmission"], r["method"]): r for r in rows}
     assert all(r["images"] == 2 for r in rows)
     assert scores[0.3, "input"]["psnr"] < scores[0.8, "input"]["psnr"] - 5  # denser haze, further from the scene
-    assert scores[0.8, "dcp"]["over_dcp"] is None
+    assert scores[0.8, "dcp"]["over_dcp"] is None and scores[0.8, "dcp"]["beats_dcp"] is None
+    assert scores[0.8, "input"]["beats_dcp"] == 0  # DCP removes haze that the input keeps, on both photos
     assert scores[0.3, "input"]["over_dcp"] == scores[0.3, "input"]["psnr"] - scores[0.3, "dcp"]["psnr"]
     reordered = density_sweep(photos, methods=("input",), densities=(0.3, 0.8), synthesize=constant_haze)
     assert {r["mean_transmission"]: r["psnr"] for r in reordered} == {0.3: scores[0.3, "input"]["psnr"],

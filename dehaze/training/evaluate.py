@@ -341,28 +341,34 @@ def density_sweep(photos, methods=("input",) + METHODS, densities=SWEEP_DENSITIE
 
 
 def sweep_rows(scores, densities, methods):
-    """One row per (density, method) from the PSNR of every photo: the mean and the margin over DCP's mean."""
+    """One row per (density, method) from the PSNR of every hazy image: the mean, the margin over DCP's mean,
+    and on how many images the method beats DCP (a mean margin can come from a few photos where DCP fails)."""
     rows = []
     for density in densities:
         means = {method: float(np.mean(scores[density, method])) for method in methods}
         for method in methods:
-            over_dcp = means[method] - means["dcp"] if "dcp" in means and method != "dcp" else None
+            versus_dcp = "dcp" in means and method != "dcp"
+            over_dcp = means[method] - means["dcp"] if versus_dcp else None
+            beats_dcp = int(np.sum(np.greater(scores[density, method], scores[density, "dcp"]))) if versus_dcp else None
             rows.append({"mean_transmission": density, "method": label(method), "psnr": means[method],
-                         "over_dcp": over_dcp, "images": len(scores[density, method])})
+                         "over_dcp": over_dcp, "beats_dcp": beats_dcp, "images": len(scores[density, method])})
     return rows
 
 
 def format_sweep_table(rows) -> str:
-    """One line per density: the mean PSNR of the input and every method, then each method's margin over DCP."""
+    """One line per density: the mean PSNR of the input and every method, then each method's margin over DCP
+    with the number of images on which it beats DCP."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     margins = [m for m in methods if m not in ("input", "dcp") and "dcp" in methods]
     by_key = {(r["mean_transmission"], r["method"]): r for r in rows}
+    images = rows[0]["images"]
     header = f"{'mean t':>6s} " + " ".join(f"{m:>7s}" for m in methods)
-    header += "".join(f" {m + '-DCP':>10s}" for m in margins)
-    lines = [header + f"   ({rows[0]['images']} hazy photos; mean PSNR in dB)"]
+    header += "".join(f" {m + '-DCP':>10s} {'wins':>7s}" for m in margins)
+    lines = [header + f"   ({images} hazy photos; mean PSNR in dB; wins: images where it beats DCP)"]
     for density in dict.fromkeys(r["mean_transmission"] for r in rows):
         line = f"{density:6.2f} " + " ".join(f"{by_key[density, m]['psnr']:7.2f}" for m in methods)
-        lines.append(line + "".join(f" {by_key[density, m]['over_dcp']:+10.2f}" for m in margins))
+        lines.append(line + "".join(f" {by_key[density, m]['over_dcp']:+10.2f} {by_key[density, m]['beats_dcp']:>3d}/{images:<3d}"
+                                    for m in margins))
     return "\n".join(lines)
 
 
