@@ -30,8 +30,10 @@ mean PSNR over synthetic haze hardly shows. Three measures look for them:
             is the fog's own, the airlight's tint; with --grey-fog the fog is one grey (the
             airlight's mean), as the goal was first measured, and its own saturation about 0.
 --sweep     mean PSNR of the input and of every method over a grid of haze densities
-            (mean transmission from 0.8 down to 0.15), and each method's margin over DCP:
-            where a method stops helping as the haze thickens (`density_sweep`).
+            (mean transmission from 0.8 down to 0.15), and each method's margin over DCP
+            with the number of images on which it beats DCP: where a method stops helping as
+            the haze thickens, and whether a margin is broad or carried by a few photos
+            (`density_sweep`).
 --jpeg-blocks  clear photos hazed densely and saved as JPEG (quality 75): dividing by a small
             t amplifies the blocks' edges, so each output's block-edge energy is divided by
             that of the clear photo saved the same way (goal: at most 1.10x on average).
