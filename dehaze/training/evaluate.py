@@ -369,8 +369,8 @@ def format_sweep_table(rows) -> str:
     lines = [header + f"   ({images} hazy photos; mean PSNR in dB; wins: images where it beats DCP)"]
     for density in dict.fromkeys(r["mean_transmission"] for r in rows):
         line = f"{density:6.2f} " + " ".join(f"{by_key[density, m]['psnr']:7.2f}" for m in methods)
-        lines.append(line + "".join(f" {by_key[density, m]['over_dcp']:+10.2f} {by_key[density, m]['beats_dcp']:>3d}/{images:<3d}"
-                                    for m in margins))
+        versus = [by_key[density, m] for m in margins]
+        lines.append(line + "".join(f" {r['over_dcp']:+10.2f} {r['beats_dcp']:>3d}/{images:<3d}" for r in versus))
     return "\n".join(lines)
 
 

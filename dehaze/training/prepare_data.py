@@ -300,14 +300,13 @@ def prepare(out: Path, independent: bool = False) -> None:
             print(f"skipping {photo.name}: {error}")
             continue
         (out / split / "clear").mkdir(parents=True, exist_ok=True)
-        if split == "train" and path.suffix.lower() in (".jpg", ".jpeg") and max(original.shape[:2]) <= KEPT_JPEG_SIDE:
-            clear = original  # training fits it within its scales as it loads it
+        kept = split == "train" and path.suffix.lower() in (".jpg", ".jpeg") and max(original.shape[:2]) <= KEPT_JPEG_SIDE
+        clear = original if kept else fit_within(original, MAX_SIDE[split])
+        if kept:
             shutil.copyfile(path, out / split / "clear" / f"{photo.name}.jpg")
         elif split == "train":
-            clear = fit_within(original, MAX_SIDE[split])
             save_image(clear, out / split / "clear" / f"{photo.name}.webp", lossless=True)
         else:
-            clear = fit_within(original, MAX_SIDE[split])
             save_image(clear, out / split / "clear" / f"{photo.name}.png")
         depth = known_depth(photo.name, clear.shape)
         if split == "train" and depth is not None:
