@@ -13,9 +13,15 @@ SSIM_C1 = 0.01**2
 SSIM_C2 = 0.03**2
 
 
-def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB of two float images in [0, 1]."""
-    mse = float(np.mean((np.asarray(prediction, np.float64) - np.asarray(target, np.float64)) ** 2))
+def psnr(prediction: np.ndarray, target: np.ndarray, mask=None) -> float:
+    """Peak signal-to-noise ratio in dB of two float images in [0, 1]; with an (H, W) bool `mask`, over its pixels only
+    (NaN where it holds none)."""
+    squared = (np.asarray(prediction, np.float64) - np.asarray(target, np.float64)) ** 2
+    if mask is not None:
+        if not np.any(mask):
+            return float("nan")
+        squared = squared[np.asarray(mask, bool)]
+    mse = float(np.mean(squared))
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from dehaze.image_io import resize, save_image
+from dehaze.image_io import load_image, resize, save_image
+from dehaze.metrics import psnr
 from dehaze.scattering import synthesize_haze
 from dehaze.training.evaluate import (
-    density_sweep, fog_sky_saturation, format_sweep_table, invented_structure, invented_structure_map, main as evaluate_main,
+    SEED, density_sweep, fog_sky_saturation, format_sweep_table, invented_structure, invented_structure_map, main as evaluate_main,
     pure_fog_sky, sweep_rows,
 )
 from dehaze.training.haze import HazySample
@@ -106,6 +107,31 @@ def test_density_sweep_gives_one_row_per_method_and_density(tmp_path):
                                                                       0.8: scores[0.8, "input"]["psnr"]}
     two_seeds = density_sweep(photos, methods=("input",), densities=(0.3,), synthesize=constant_haze, seeds=(0, 1))
     assert two_seeds[0]["images"] == 4 and two_seeds[0]["psnr"] != scores[0.3, "input"]["psnr"]
+
+
+def half_erased_haze(clear, mean_transmission, rng):
+    """`constant_haze` on the right half; the left half at t 0.02, where nothing of the scene can be recovered."""
+    sample = constant_haze(clear, mean_transmission, rng)
+    transmission = sample.transmission.copy()
+    transmission[:, : clear.shape[1] // 2] = 0.02
+    hazy = synthesize_haze(clear, transmission, 0.85) + rng.normal(0.0, 0.005, clear.shape)
+    return HazySample(np.clip(hazy, 0, 1).astype(np.float32), clear, transmission, sample.airlight, 0.0, "sweep", None)
+
+
+def test_sweep_scores_reachable_pixels_apart_from_the_erased_ones(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    save_image(smooth_scene(3) * 0.9, photo)
+    rows = density_sweep([photo], methods=("dcp", "input"), densities=(0.5,), synthesize=half_erased_haze)
+    dcp, hazy = rows
+    assert dcp["reachable_share"] == 0.5 and dcp["over_dcp_reachable"] is None
+    sample = half_erased_haze(load_image(photo), 0.5, np.random.default_rng([SEED, 0, 500]))
+    right = np.zeros(sample.hazy.shape[:2], bool)
+    right[:, WIDTH // 2:] = True
+    assert hazy["psnr_reachable"] == pytest.approx(psnr(sample.hazy, sample.clear, right))
+    assert hazy["psnr_reachable"] > hazy["psnr"] + 3  # the erased half, haze alone, is far from the scene
+    assert hazy["over_dcp_reachable"] == hazy["psnr_reachable"] - dcp["psnr_reachable"]
+    table = format_sweep_table(rows, reachable=True)
+    assert "t >= 0.1" in table and "    50% " in table.splitlines()[1]
 
 
 def test_real_photo_cli_prints_each_methods_mean_count_and_worst_photo(tmp_path, capsys):

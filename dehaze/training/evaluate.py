@@ -33,7 +33,9 @@ mean PSNR over synthetic haze hardly shows. Three measures look for them:
             (mean transmission from 0.8 down to 0.15), and each method's margin over DCP
             with the number of images on which it beats DCP: where a method stops helping as
             the haze thickens, and whether a margin is broad or carried by a few photos
-            (`density_sweep`).
+            (`density_sweep`). A second table scores only the pixels the haze left at
+            t >= 0.1, where the scene can be recovered within the tenfold gain the
+            invented-structure score allows (`reachable_pixels`).
 --jpeg-blocks  clear photos hazed densely and saved as JPEG (quality 75): dividing by a small
             t amplifies the blocks' edges, so each output's block-edge energy is divided by
             that of the clear photo saved the same way (goal: at most 1.10x on average).
@@ -316,7 +318,7 @@ def evaluate_fog_sky(photos, methods=("input",) + METHODS, count=FOG_SKY_PHOTOS,
 
 def density_sweep(photos, methods=("input",) + METHODS, densities=SWEEP_DENSITIES, synthesize=None, seeds=(SEED,),
                   side=MEASURE_SIDE, working_size=WORKING_SIZE):
-    """Rows of {mean_transmission, method, psnr, over_dcp, images}: mean PSNR per method at each density.
+    """Rows of `sweep_rows`: mean PSNR per method at each density, over the whole image and over its reachable pixels.
 
     Every clear photo, fitted within `side` px, is hazed at every mean transmission by
     `synthesize(clear, mean_transmission, rng) -> HazySample`, by default
@@ -331,46 +333,83 @@ def density_sweep(photos, methods=("input",) + METHODS, densities=SWEEP_DENSITIE
     if synthesize is None:
         from .haze_heldout import sweep_haze as synthesize  # imported when used: evaluation works without it
     scores = {(density, method): [] for density in densities for method in methods}
+    reachable = {key: [] for key in scores}
+    shares = {density: [] for density in densities}
     for index, path in enumerate(tqdm(photos, desc="density sweep")):
         clear = fit_within(load_image(path), side)
         for seed in seeds:
             for density in densities:
                 sample = synthesize(clear, density, np.random.default_rng([seed, index, round(density * 1000)]))
+                mask = reachable_pixels(sample)
+                shares[density].append(float(mask.mean()))
                 for method in methods:
                     output, _ = run(method, sample.hazy, working_size)
                     scores[density, method].append(psnr(output, sample.clear))
-    return sweep_rows(scores, densities, methods)
+                    reachable[density, method].append(psnr(output, sample.clear, mask))
+    return sweep_rows(scores, densities, methods, reachable, shares)
 
 
-def sweep_rows(scores, densities, methods):
+def reachable_pixels(sample: HazySample) -> np.ndarray:
+    """(H, W) bool: where the haze left t >= 0.1, so that undoing it takes at most the tenfold contrast gain
+    `invented_structure` allows.
+
+    Below that the scene's trace is a few hundredths at most (the sweep's far land and sky
+    reach t 0.02), and a method recovers it only as `invented_structure` would flag on real
+    fog: by amplifying noise and a faint tint more than tenfold into a sky. Scored apart, the
+    sweep tells what a method misses where the scene can be recovered from what misses where it cannot.
+    """
+    return np.atleast_3d(sample.transmission).mean(axis=2) >= 1.0 / INVENTED_GAIN
+
+
+def sweep_rows(scores, densities, methods, reachable=None, shares=None):
     """One row per (density, method) from the PSNR of every hazy image: the mean, the margin over DCP's mean,
-    and on how many images the method beats DCP (a mean margin can come from a few photos where DCP fails)."""
+    and on how many images the method beats DCP (a mean margin can come from a few photos where DCP fails).
+
+    With `reachable`, PSNRs over each image's `reachable_pixels`, and `shares`, those pixels' share of
+    each image, the rows also hold the same three over reachable pixels ('_reachable'; images
+    without such a pixel are left out of the mean) and the mean share ('reachable_share').
+    """
     rows = []
     for density in densities:
-        means = {method: float(np.mean(scores[density, method])) for method in methods}
         for method in methods:
-            versus_dcp = "dcp" in means and method != "dcp"
-            over_dcp = means[method] - means["dcp"] if versus_dcp else None
-            beats_dcp = int(np.sum(np.greater(scores[density, method], scores[density, "dcp"]))) if versus_dcp else None
-            rows.append({"mean_transmission": density, "method": label(method), "psnr": means[method],
-                         "over_dcp": over_dcp, "beats_dcp": beats_dcp, "images": len(scores[density, method])})
+            row = {"mean_transmission": density, "method": label(method), "images": len(scores[density, method])}
+            row.update(margin(scores, density, method, methods))
+            if reachable is not None:
+                row.update({f"{key}_reachable": value for key, value in margin(reachable, density, method, methods).items()})
+                row["reachable_share"] = float(np.mean(shares[density]))
+            rows.append(row)
     return rows
 
 
-def format_sweep_table(rows) -> str:
+def margin(scores, density, method, methods) -> dict:
+    """{psnr, over_dcp, beats_dcp} of one method at one density; the last two are None for DCP or without it."""
+    mean = lambda values: float(np.nanmean(values)) if not np.all(np.isnan(values)) else float("nan")
+    versus_dcp = "dcp" in methods and method != "dcp"
+    psnr_mean = mean(scores[density, method])
+    return {"psnr": psnr_mean,
+            "over_dcp": psnr_mean - mean(scores[density, "dcp"]) if versus_dcp else None,
+            "beats_dcp": int(np.sum(np.greater(scores[density, method], scores[density, "dcp"]))) if versus_dcp else None}
+
+
+def format_sweep_table(rows, reachable: bool = False) -> str:
     """One line per density: the mean PSNR of the input and every method, then each method's margin over DCP
-    with the number of images on which it beats DCP."""
+    with the number of images on which it beats DCP; with `reachable`, the same over reachable pixels."""
+    suffix = "_reachable" if reachable else ""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     margins = [m for m in methods if m not in ("input", "dcp") and "dcp" in methods]
     by_key = {(r["mean_transmission"], r["method"]): r for r in rows}
     images = rows[0]["images"]
-    header = f"{'mean t':>6s} " + " ".join(f"{m:>7s}" for m in methods)
+    header = f"{'mean t':>6s} " + (f"{'t>=0.1':>7s} " if reachable else "") + " ".join(f"{m:>7s}" for m in methods)
     header += "".join(f" {m + '-DCP':>10s} {'wins':>7s}" for m in margins)
-    lines = [header + f"   ({images} hazy photos; mean PSNR in dB; wins: images where it beats DCP)"]
+    where = "on pixels the haze left at t >= 0.1 (their share in column 2)" if reachable else "on the whole image"
+    lines = [header + f"   ({images} hazy photos; mean PSNR in dB {where}; wins: images where it beats DCP)"]
     for density in dict.fromkeys(r["mean_transmission"] for r in rows):
-        line = f"{density:6.2f} " + " ".join(f"{by_key[density, m]['psnr']:7.2f}" for m in methods)
+        first = by_key[density, methods[0]]
+        line = f"{density:6.2f} " + (f"{first['reachable_share']:7.0%} " if reachable else "")
+        line += " ".join(f"{by_key[density, m]['psnr' + suffix]:7.2f}" for m in methods)
         versus = [by_key[density, m] for m in margins]
-        lines.append(line + "".join(f" {r['over_dcp']:+10.2f} {r['beats_dcp']:>3d}/{images:<3d}" for r in versus))
+        lines.append(line + "".join(f" {r['over_dcp' + suffix]:+10.2f} {r['beats_dcp' + suffix]:>3d}/{images:<3d}"
+                                    for r in versus))
     return "\n".join(lines)
 
 
@@ -454,6 +493,7 @@ def report_jpeg_blocks(folder, methods, seed, working_size, csv_path) -> None:
 def report_sweep(folder, methods, densities, seeds, working_size, csv_path) -> None:
     rows = density_sweep(list_images(folder), methods, densities, seeds=seeds, working_size=working_size)
     print(format_sweep_table(rows))
+    print(format_sweep_table(rows, reachable=True))
     if csv_path:
         write_rows(rows, csv_path)
 
