@@ -18,9 +18,10 @@ def psnr(prediction: np.ndarray, target: np.ndarray, mask=None) -> float:
     (NaN where it holds none)."""
     squared = (np.asarray(prediction, np.float64) - np.asarray(target, np.float64)) ** 2
     if mask is not None:
-        if not np.any(mask):
+        mask = np.asarray(mask, bool)
+        if not mask.any():
             return float("nan")
-        squared = squared[np.asarray(mask, bool)]
+        squared = squared[mask]
     mse = float(np.mean(squared))
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
