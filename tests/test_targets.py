@@ -1,7 +1,7 @@
 import torch
 
-from dehaze.gan import linear_to_srgb, srgb_to_linear
-from dehaze.training.targets import honest_target, recoverable_share
+from dehaze.gan import compose_scene, linear_to_srgb, srgb_to_linear
+from dehaze.training.targets import best_transmission, honest_target, recoverable_share
 
 
 def hazed(clear, transmission, airlight):
@@ -52,3 +52,33 @@ def test_a_trace_as_large_as_one_pixels_noise_counts_over_its_window():
     for trace, share in ((0.01, 0.0), (0.02, 0.5), (0.03, 1.0)):
         clean_hazy = (airlight - trace)[:, :, None, None].expand(1, 3, 12, 12)
         assert torch.allclose(recoverable_share(clean_hazy, airlight, noise), torch.tensor(share), atol=1e-4)
+
+
+def test_best_transmission_is_the_true_one_at_the_true_airlight():
+    clear = torch.rand(1, 3, 16, 16)
+    transmission = torch.rand(1, 1, 4, 4).mul(0.8).add(0.15).repeat_interleave(4, 2).repeat_interleave(4, 3)
+    airlight = torch.tensor([[0.85, 0.87, 0.9]])
+    best = best_transmission(hazed(clear, transmission, airlight), clear, airlight, transmission, within=2.0)
+    assert torch.allclose(best, transmission, atol=1e-3)
+
+
+def test_best_transmission_makes_up_for_an_airlight_that_is_off_within_its_bound():
+    """At an airlight 10% low the true t leaves haze; the best t composes the scene closer to the clear photo."""
+    clear = torch.rand(1, 3, 16, 16) * 0.6
+    transmission, airlight = torch.full((1, 1, 16, 16), 0.3), torch.tensor([[0.85, 0.85, 0.85]])
+    hazy, low_airlight = hazed(clear, transmission, airlight), airlight * 0.9
+    best = best_transmission(hazy, clear, low_airlight, transmission, within=2.0)
+    error = {name: (compose_scene(hazy, t, low_airlight) - clear).abs().mean() for name, t in
+             (("true", transmission), ("best", best))}
+    assert error["best"] < 0.8 * error["true"]
+    bounded = best_transmission(hazy, clear, low_airlight, transmission, within=1.05)
+    assert torch.all(bounded >= transmission / 1.05 - 1e-6) and torch.all(bounded <= transmission * 1.05 + 1e-6)
+    assert (bounded - transmission).abs().max() > 0.01  # it moves as far as it may
+
+
+def test_best_transmission_never_adds_haze():
+    """A target with less contrast than the hazy image would need t above 1: the fit stops at 1."""
+    hazy = torch.rand(1, 3, 8, 8)
+    best = best_transmission(hazy, torch.full_like(hazy, 0.5), torch.tensor([[0.5, 0.5, 0.5]]),
+                             torch.full((1, 1, 8, 8), 0.8), within=2.0)
+    assert torch.equal(best, torch.ones(1, 1, 8, 8))

@@ -102,7 +102,8 @@ def test_scattering_generator_learns_its_transmission_towards_honest_targets(cle
     assert generator.max_airlight_scale == 0.25
     assert generator.min_transmission == 0.05
     tuned = train("gan", clear_folder, tmp_path / "tuned", 2, "--init", str(export), "--max-airlight-scale", "0",
-                  "--ceiling-share", "0.25", "--min-transmission", "0.1")
+                  "--ceiling-share", "0.25", "--min-transmission", "0.1", "--best-transmission", "1.5")
+    assert read_metadata(tuned)["best_transmission"] == "1.5" and read_metadata(export)["best_transmission"] == "None"
     config = json.loads(read_metadata(tuned)["config"])
     assert config["max_airlight_scale"] == 0 and config["ceiling_share"] == 0.25  # given, they hold over --init's config
     assert config["min_transmission"] == 0.1

@@ -38,7 +38,7 @@ from .evaluate import haze_level
 from .haze import LEVEL_PROBABILITIES
 from .losses import (PIXEL_LOSSES, ContentLoss, critic_loss, flat_transmission_loss, generator_adversarial_loss,
                      transmission_loss)
-from .targets import honest_target
+from .targets import best_transmission, honest_target
 
 DEFAULT_LR = {"gan": 1e-4, "mscnn": 1e-3}
 
@@ -149,6 +149,7 @@ class GanTrainer:
         self.adv_weight, self.adv_start = args.adv_weight, args.adv_start
         self.honest, self.noise_rule = args.targets in ("honest", "sky"), args.targets == "honest"
         self.physics_weight, self.smoothness_weight = args.physics_weight, args.smoothness_weight
+        self.best_transmission = args.best_transmission
         self.optimizers = {
             "model": torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.5, 0.999)),
             "critic": torch.optim.Adam(self.critic.parameters(), lr=args.lr, betas=(0.5, 0.9)),
@@ -156,7 +157,7 @@ class GanTrainer:
         self.metadata = {"architecture": self.architecture, "loss": self.content.name, "adv_weight": self.adv_weight,
                          "adv_start": self.adv_start, "ndf": args.ndf, "dcp_prior": self.dcp_prior,
                          "targets": args.targets, "physics_weight": self.physics_weight,
-                         "smoothness_weight": self.smoothness_weight}
+                         "smoothness_weight": self.smoothness_weight, "best_transmission": self.best_transmission}
 
     def modules(self):
         return {"model": self.model, "critic": self.critic}
@@ -194,6 +195,9 @@ class GanTrainer:
         loss = self.content(scene, target)
         losses["content"] = loss.item()
         if transmission is not None and target_transmission is not None:  # the physics, taught directly
+            if self.best_transmission:  # the t that composes the target best at the generator's own airlight
+                target_transmission = best_transmission(batch["hazy"], target, airlight.detach(), target_transmission,
+                                                        self.best_transmission).clamp(min=self.model.min_transmission)
             physics = transmission_loss(transmission, target_transmission, known) + F.l1_loss(airlight, batch["airlight"])
             losses["physics"] = physics.item()
             loss = loss + self.physics_weight * physics
@@ -439,6 +443,10 @@ def parse_args(argv=None):
     parser.add_argument("--physics-weight", type=float, default=1.0,
                         help="scattering generator: weight of the L1 loss on its log transmission (where the target's is "
                              "known, see dehaze.training.losses.transmission_loss) and its airlight")
+    parser.add_argument("--best-transmission", type=float, metavar="WITHIN",
+                        help="scattering generator: teach the t that composes the target best at its own airlight, at "
+                             "most WITHIN times off the haze's true t (dehaze.training.targets.best_transmission), "
+                             "instead of the true t")
     parser.add_argument("--smoothness-weight", type=float, default=0.0,
                         help="scattering generator: weight of the change of t where the hazy image is flat")
     parser.add_argument("--ndf", type=int, default=64, help="critic width (first layer's filters)")
