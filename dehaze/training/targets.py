@@ -64,8 +64,7 @@ def honest_target(clear, clean_hazy, transmission, airlight, noise, sky=None):
     return scene, transmission / kept, share
 
 
-
-TRANSMISSION_CELL = 4  # the generator predicts t at an eighth of the image: a finer t it cannot follow
+TRANSMISSION_CELL = 4  # px; each of the generator's t values covers 8 x 8 px before the guided lift sharpens it
 
 
 def best_transmission(hazy, scene, airlight, transmission, within, cell=TRANSMISSION_CELL):
@@ -88,4 +87,4 @@ def best_transmission(hazy, scene, airlight, transmission, within, cell=TRANSMIS
     variance = F.avg_pool2d((trace * trace).sum(dim=1, keepdim=True), cell).clamp(min=1e-8)
     gain = (covariance / variance).clamp(min=1e-3)
     best = F.interpolate(1.0 / gain, size=hazy.shape[-2:], mode="nearest")
-    return torch.minimum(torch.maximum(best, transmission / within), (transmission * within).clamp(max=1.0))
+    return best.clamp(min=transmission / within, max=(transmission * within).clamp(max=1.0))
