@@ -70,3 +70,14 @@ def test_device_share_is_hazed_on_the_device_by_the_patchy_synthesizer(tmp_path,
     assert not hazed["hazy"].equal(hazed["clear"]) and hazed["transmission"].amin() < 0.9
     assert hazed["noise"].min() > 0 and not hazed["airlight"].equal(batch["airlight"])
     assert batch["transmission"].eq(1).all()  # the loader's batch is left as it was
+
+
+def test_haze_levels_reach_the_device_hazed_samples(tmp_path, clear_photo):
+    save_image(clear_photo, tmp_path / "photo.png")
+    dataset = SyntheticHazeDataset(tmp_path, crop_size=64, length=8, scales=(200,), device_share=1.0)
+    batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=8)))
+    def mean_t(levels):
+        return haze_on_device(batch, torch.Generator().manual_seed(0), levels)["transmission"].mean(dim=(1, 2, 3))
+
+    assert mean_t((0.0, 0.0, 1.0)).max() <= 0.3  # all dense: the patchy synthesizer's dense means are 0.12-0.30
+    assert mean_t((1.0, 0.0, 0.0)).min() >= 0.95  # all haze-free

@@ -152,8 +152,11 @@ class SyntheticHazeDataset(Dataset):
                 "noise": torch.tensor(0.0), "on_device": torch.tensor(True)}
 
 
-def haze_on_device(batch: dict, generator: torch.Generator) -> dict:
+def haze_on_device(batch: dict, generator: torch.Generator, level_probabilities=LEVEL_PROBABILITIES) -> dict:
     """Haze the samples marked `on_device` with `haze_patchy.patchy_haze`, where the batch is (a GPU when training has one).
+
+    `level_probabilities` (clear, light, dense) are the dataset's, so a run that asks for
+    more dense haze gets it from both synthesizers.
 
     Their targets are as `haze.random_haze` makes them: the photo as hazed (grey for grey
     samples), or for haze-free samples the hazy photo itself, noise and compression included.
@@ -161,7 +164,7 @@ def haze_on_device(batch: dict, generator: torch.Generator) -> dict:
     chosen = batch.get("on_device")
     if chosen is None or not chosen.any():
         return batch
-    haze = patchy_haze(batch["clear"][chosen], generator)
+    haze = patchy_haze(batch["clear"][chosen], generator, level_probabilities=level_probabilities)
     haze_free = torch.tensor([level == "clear" for level in haze.level], device=haze.hazy.device)[:, None, None, None]
     made = {"hazy": haze.hazy, "clear": torch.where(haze_free, haze.hazy, haze.clear), "clean_hazy": haze.clean_hazy,
             "transmission": haze.transmission, "airlight": haze.airlight, "noise": haze.noise_sigma}

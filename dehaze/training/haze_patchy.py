@@ -109,15 +109,18 @@ class PatchyHaze:
 
 def patchy_haze(clear: torch.Tensor, generator: Optional[torch.Generator] = None,
                 levels: Optional[Sequence[str]] = None, grayscale: Optional[torch.Tensor] = None,
-                camera_settings: Optional[CameraSettings] = None) -> PatchyHaze:
+                camera_settings: Optional[CameraSettings] = None,
+                level_probabilities: Sequence[float] = LEVEL_PROBABILITIES) -> PatchyHaze:
     """Haze a batch of clear sRGB photos (B, 3, H, W) in [0, 1] on their own device, in float32.
 
-    `levels` ("clear", "light" or "dense", one per sample, or one for all), `grayscale`
-    (B,) bool and `camera_settings` are drawn with `generator` unless given; the same
-    generator state gives the same batch.
+    `levels` ("clear", "light" or "dense", one per sample, or one for all; else drawn with
+    `level_probabilities`), `grayscale` (B,) bool and `camera_settings` are drawn with
+    `generator` unless given; the same generator state gives the same batch.
     """
     clear, batch, device = clear.float(), clear.shape[0], clear.device  # 8-bit rounding needs float32's precision
-    levels = draw_levels(batch, generator, device) if levels is None else checked_levels(levels, batch)
+    if levels is None:
+        levels = draw_levels(batch, level_probabilities, generator, device)
+    levels = checked_levels(levels, batch)
     if grayscale is None:
         grayscale = uniform(0, 1, (batch,), generator, device) < GRAYSCALE_PROBABILITY
     grayscale = torch.as_tensor(grayscale, device=device)
@@ -140,8 +143,8 @@ def uniform(low: float, high: float, shape, generator, device) -> torch.Tensor:
     return low + (high - low) * torch.rand(shape, generator=generator, device=device)
 
 
-def draw_levels(batch: int, generator, device) -> List[str]:
-    probabilities = torch.tensor(LEVEL_PROBABILITIES, device=device)
+def draw_levels(batch: int, probabilities: Sequence[float], generator, device) -> List[str]:
+    probabilities = torch.tensor(probabilities, dtype=torch.float32, device=device)
     drawn = torch.multinomial(probabilities, batch, replacement=True, generator=generator)
     return [LEVELS[index] for index in drawn.tolist()]
 

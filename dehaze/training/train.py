@@ -315,7 +315,7 @@ def train(args):
     dataset = make_dataset(args, args.steps * samples_per_step, trainer.dcp_prior)
     haze_generator = torch.Generator(device).manual_seed(args.seed * 1000 + distributed.rank() + start)
     fixed = {name: t[:4].to(device) for name, t in next(iter(DataLoader(dataset, batch_size=4))).items()}
-    fixed = haze_on_device(fixed, haze_generator)
+    fixed = haze_on_device(fixed, haze_generator, args.haze_levels)
     remaining = Subset(dataset, range(start * samples_per_step, len(dataset)))
     batches = DataLoader(  # each rank takes every world_size-th sample: its share of each step
         remaining, batch_size=args.batch_size, num_workers=args.workers,
@@ -342,7 +342,7 @@ def train(args):
         trainer.model.train()
         for optimizer in trainer.optimizers.values():
             set_learning_rate(optimizer, args.lr, share_done(step))
-        batch = haze_on_device({name: t.to(device) for name, t in batch.items()}, haze_generator)
+        batch = haze_on_device({name: t.to(device) for name, t in batch.items()}, haze_generator, args.haze_levels)
         losses = trainer.step(step, batch)
         average.update(trainer.model, step)
         step += 1
