@@ -38,7 +38,7 @@ except ImportError:
 METHODS = {"GAN": "gan", "DCP": "dcp", "MSCNN": "mscnn"}
 ABOUT_METHODS = """**About the methods.** **GAN**: a ResNet generator that predicts the haze's transmission map \
 and airlight and removes the haze by the scattering model, so it can deepen what the photo holds but cannot paint \
-shapes into fog. Its PatchGAN critic was on for its first 2,000 training steps and off for the last 9,500: with the \
+shapes into fog. Its PatchGAN critic was on for its first 2,000 training steps and off for the last 11,500: with the \
 critic, it drew shapes into real hazy photos that it did not draw without; DeblurGAN's perceptual (VGG) term, \
 measured too, did no better and is off (see the model card). **DCP**: He et \
 al.'s Dark Channel Prior. **MSCNN**: Ren et al.'s multi-scale CNN for the transmission map."""
