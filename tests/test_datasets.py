@@ -76,6 +76,7 @@ def test_haze_levels_reach_the_device_hazed_samples(tmp_path, clear_photo):
     save_image(clear_photo, tmp_path / "photo.png")
     dataset = SyntheticHazeDataset(tmp_path, crop_size=64, length=8, scales=(200,), device_share=1.0)
     batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=8)))
+
     def mean_t(levels):
         return haze_on_device(batch, torch.Generator().manual_seed(0), levels)["transmission"].mean(dim=(1, 2, 3))
 

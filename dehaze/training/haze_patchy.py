@@ -120,7 +120,8 @@ def patchy_haze(clear: torch.Tensor, generator: Optional[torch.Generator] = None
     clear, batch, device = clear.float(), clear.shape[0], clear.device  # 8-bit rounding needs float32's precision
     if levels is None:
         levels = draw_levels(batch, level_probabilities, generator, device)
-    levels = checked_levels(levels, batch)
+    else:
+        levels = checked_levels(levels, batch)
     if grayscale is None:
         grayscale = uniform(0, 1, (batch,), generator, device) < GRAYSCALE_PROBABILITY
     grayscale = torch.as_tensor(grayscale, device=device)
