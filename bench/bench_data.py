@@ -7,12 +7,13 @@ Two paths, each timed for about `--seconds` in the same process, one after the o
 - cpu-haze: `SyntheticHazeDataset` as training used it, every sample hazed by
   `dehaze.training.haze` on the CPU (one photo at a time: scene depth, scattering,
   camera noise, JPEG), then cropped; the batch is moved to the device.
-- device-haze: the same dataset with `device_share=1`, which only crops; the batch is
-  moved to the device and hazed there by `haze_patchy.patchy_haze`, a batch at a time.
+- device-patchy, device-layered: the same dataset with `device_share=1`, which only
+  crops; the batch is moved to the device and hazed there, a batch at a time, by
+  `haze_patchy.patchy_haze` or `haze_layered.layered_haze`.
 
 Both run in the main process (`num_workers=0`), so the figures are per CPU core for the
 loader's part; a training run adds `--workers` processes to the first path, while the
-second leaves the cores to cropping. The ratio is what counts: on a GPU the second path's
+second leaves the cores to cropping. The ratios are what count: on a GPU the device paths'
 haze costs the device little, and the CPU only crops.
 """
 
@@ -27,12 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def samples_per_second(dataset, batch_size: int, seconds: float, device, on_device: bool) -> float:
+def samples_per_second(dataset, batch_size: int, seconds: float, device, synthesizers) -> float:
     from dehaze.training.datasets import haze_on_device
 
     loader = iter(torch.utils.data.DataLoader(dataset, batch_size=batch_size))
     generator = torch.Generator(device).manual_seed(0)
-    finish = lambda batch: haze_on_device({k: v.to(device) for k, v in batch.items()}, generator) if on_device \
+    finish = lambda batch: haze_on_device({k: v.to(device) for k, v in batch.items()}, generator,
+                                          synthesizers=synthesizers) if synthesizers \
         else {k: v.to(device) for k, v in batch.items()}
     finish(next(loader))  # warm-up: first-call costs are not the data path's
     samples, start = 0, time.perf_counter()
@@ -56,12 +58,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     dataset, rates = SyntheticHazeDataset(args.data, args.crop_size, length=10**6), {}
-    for name, share in (("cpu-haze", 0.0), ("device-haze", 1.0)):
-        dataset.device_share = share
-        rates[name] = samples_per_second(dataset, args.batch_size, args.seconds, device, on_device=share > 0)
+    for name, synthesizers in (("cpu-haze", ()), ("device-patchy", ("patchy",)), ("device-layered", ("layered",))):
+        dataset.device_share = 1.0 if synthesizers else 0.0
+        rates[name] = samples_per_second(dataset, args.batch_size, args.seconds, device, synthesizers)
     print(f"device {device}, batch {args.batch_size}, crops {args.crop_size} px, {torch.get_num_threads()} threads")
     for name, rate in rates.items():
-        print(f"{name:12s} {rate:8.1f} samples/s  {rate / rates['cpu-haze']:5.2f}x")
+        print(f"{name:15s} {rate:8.1f} samples/s  {rate / rates['cpu-haze']:5.2f}x")
 
 
 if __name__ == "__main__":

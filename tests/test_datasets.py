@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from dehaze.training.datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device
 from dehaze.image_io import save_image
+from dehaze.training.datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device
+from dehaze.training.haze_layered import layered_haze
 
 
 def make_reside(root, clear_photo, hazy_names, clear_name="clear"):
@@ -82,3 +83,15 @@ def test_haze_levels_reach_the_device_hazed_samples(tmp_path, clear_photo):
 
     assert mean_t((0.0, 0.0, 1.0)).max() <= 0.3  # all dense: the patchy synthesizer's dense means are 0.12-0.30
     assert mean_t((1.0, 0.0, 0.0)).min() >= 0.95  # all haze-free
+
+
+def test_device_synthesizers_each_haze_their_draw_of_the_samples(tmp_path, clear_photo):
+    save_image(clear_photo, tmp_path / "photo.png")
+    dataset = SyntheticHazeDataset(tmp_path, crop_size=64, length=8, scales=(200,), device_share=1.0)
+    batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=8)))
+    layered = haze_on_device(batch, torch.Generator().manual_seed(0), synthesizers=("layered",))
+    assert layered["hazy"].equal(layered_haze(batch["clear"], torch.Generator().manual_seed(0)).hazy)
+    mixed = haze_on_device(batch, torch.Generator().manual_seed(0), synthesizers=("patchy", "layered"))
+    assert (mixed["hazy"] != batch["clear"]).flatten(1).any(1).all()  # every sample hazed by one or the other
+    with pytest.raises(ValueError, match="device synthesizers"):
+        haze_on_device(batch, torch.Generator().manual_seed(0), synthesizers=("fractal",))

@@ -15,11 +15,14 @@ from torch.utils.data import Dataset
 from ..dcp import dehaze_dcp
 from ..image_io import ImageError, fit_within, load_image, resize
 from .haze import DIM_STOPS, LEVEL_PROBABILITIES, darker_exposure, random_haze, sky_mask
-from .haze_patchy import patchy_haze
+from .haze_layered import layered_haze
+from .haze_patchy import PatchyHaze, patchy_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
 TRAINING_SCALES = (384, 512, 640)  # longer sides of the copies training crops come from
+DEVICE_SYNTHESIZERS = {"patchy": patchy_haze, "layered": layered_haze}  # batched in torch, for `haze_on_device`
+HAZED_MAPS = ("hazy", "clear", "clean_hazy", "transmission", "airlight", "noise", "dcp")  # what they write
 
 
 def list_images(folder) -> list:
@@ -91,9 +94,10 @@ class SyntheticHazeDataset(Dataset):
     before hazing (`dehaze.training.haze.darker_exposure`), for more dusk and night scenes, and a
     `dim_share` are exposed darker as a whole, haze included, for dim fog (`random_haze`'s
     `exposure`). A `device_share` of the samples are left clear, the crop alone, marked
-    `on_device` for `haze_on_device` to haze on the training device with the patchy
-    synthesizer: two synthesizers written apart, so the model learns haze rather than one
-    program's way of drawing it, and a GPU makes that share of the haze itself.
+    `on_device` for `haze_on_device` to haze on the training device with the synthesizers
+    written in torch (`haze_patchy`, `haze_layered`): synthesizers written apart, so the model
+    learns haze rather than one program's way of drawing it, and a GPU makes that share of
+    the haze itself.
     """
 
     def __init__(self, clear_folder, crop_size=128, length=100_000, scales=TRAINING_SCALES, depth_folder=None, seed=0,
@@ -152,11 +156,14 @@ class SyntheticHazeDataset(Dataset):
                 "noise": torch.tensor(0.0), "on_device": torch.tensor(True)}
 
 
-def haze_on_device(batch: dict, generator: torch.Generator, level_probabilities=LEVEL_PROBABILITIES) -> dict:
-    """Haze the samples marked `on_device` with `haze_patchy.patchy_haze`, where the batch is (a GPU when training has one).
+def haze_on_device(batch: dict, generator: torch.Generator, level_probabilities=LEVEL_PROBABILITIES,
+                   synthesizers=("patchy",)) -> dict:
+    """Haze the samples marked `on_device` where the batch is (a GPU when training has one).
 
-    `level_probabilities` (clear, light, dense) are the dataset's, so a run that asks for
-    more dense haze gets it from both synthesizers.
+    Each such sample is hazed by one of `synthesizers` (names in `DEVICE_SYNTHESIZERS`),
+    drawn with `generator`: synthesizers written apart, so the model learns haze rather
+    than one program's way of drawing it. `level_probabilities` (clear, light, dense) are
+    the dataset's, so a run that asks for more dense haze gets it from every synthesizer.
 
     Their targets are as `haze.random_haze` makes them: the photo as hazed (grey for grey
     samples), or for haze-free samples the hazy photo itself, noise and compression included.
@@ -164,14 +171,27 @@ def haze_on_device(batch: dict, generator: torch.Generator, level_probabilities=
     chosen = batch.get("on_device")
     if chosen is None or not chosen.any():
         return batch
-    haze = patchy_haze(batch["clear"][chosen], generator, level_probabilities=level_probabilities)
+    unknown = set(synthesizers) - set(DEVICE_SYNTHESIZERS)
+    if not synthesizers or unknown:
+        raise ValueError(f"device synthesizers must be some of {sorted(DEVICE_SYNTHESIZERS)}, got {list(synthesizers)}")
+    device = batch["clear"].device
+    drawn = (torch.randint(len(synthesizers), chosen.shape, generator=generator, device=device)
+             if len(synthesizers) > 1 else torch.zeros_like(chosen, dtype=torch.long))  # one: the draws of runs before
+    batch = {name: values.clone() if name in HAZED_MAPS else values for name, values in batch.items()}
+    for index, name in enumerate(synthesizers):
+        mine = chosen & (drawn == index)
+        if mine.any():
+            write_haze(batch, mine, DEVICE_SYNTHESIZERS[name](batch["clear"][mine], generator,
+                                                              level_probabilities=level_probabilities))
+    return batch
+
+
+def write_haze(batch: dict, rows: torch.Tensor, haze: PatchyHaze) -> None:
+    """Put a device synthesizer's haze into the batch's `rows` (bool), in place."""
     haze_free = torch.tensor([level == "clear" for level in haze.level], device=haze.hazy.device)[:, None, None, None]
     made = {"hazy": haze.hazy, "clear": torch.where(haze_free, haze.hazy, haze.clear), "clean_hazy": haze.clean_hazy,
             "transmission": haze.transmission, "airlight": haze.airlight, "noise": haze.noise_sigma}
     if "dcp" in batch:
         made["dcp"] = torch.stack([dehaze_dcp(hazy).image for hazy in haze.hazy])
-    batch = dict(batch)
     for name, values in made.items():
-        batch[name] = batch[name].clone()
-        batch[name][chosen] = values.to(batch[name].dtype)
-    return batch
+        batch[name][rows] = values.to(batch[name].dtype)

@@ -33,7 +33,7 @@ from ..mscnn import MSCNN, dehaze_mscnn
 from ..pipeline import WORKING_SIZE, dehaze_gan, working_shape
 from ..weights import MODEL_CLASSES, MODEL_FILES, RUN_SETTINGS, WEIGHTS_DIR, read_metadata, save_weights
 from . import distributed
-from .datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device, random_crop, to_tensor
+from .datasets import DEVICE_SYNTHESIZERS, PairedFolderDataset, SyntheticHazeDataset, haze_on_device, random_crop, to_tensor
 from .evaluate import haze_level
 from .haze import LEVEL_PROBABILITIES
 from .losses import (PIXEL_LOSSES, ContentLoss, critic_loss, flat_transmission_loss, generator_adversarial_loss,
@@ -309,13 +309,14 @@ def train(args):
             save_weights(average.model, path, trainer.config, steps=step, ema_decay=args.ema_decay, batch_size=args.batch_size,
                          ranks=distributed.world_size(), crop_size=args.crop_size, lr=args.lr, data=args.data,
                          darker_share=args.darker_share, dim_share=args.dim_share, patchy_share=args.patchy_share,
+                         device_synthesizers=" ".join(args.device_synthesizers),
                          init=str(args.init or ""), **trainer.metadata, **extra)  # steps count from the --init weights
 
     samples_per_step = args.batch_size * distributed.world_size()
     dataset = make_dataset(args, args.steps * samples_per_step, trainer.dcp_prior)
     haze_generator = torch.Generator(device).manual_seed(args.seed * 1000 + distributed.rank() + start)
     fixed = {name: t[:4].to(device) for name, t in next(iter(DataLoader(dataset, batch_size=4))).items()}
-    fixed = haze_on_device(fixed, haze_generator, args.haze_levels)
+    fixed = haze_on_device(fixed, haze_generator, args.haze_levels, args.device_synthesizers)
     remaining = Subset(dataset, range(start * samples_per_step, len(dataset)))
     batches = DataLoader(  # each rank takes every world_size-th sample: its share of each step
         remaining, batch_size=args.batch_size, num_workers=args.workers,
@@ -342,7 +343,8 @@ def train(args):
         trainer.model.train()
         for optimizer in trainer.optimizers.values():
             set_learning_rate(optimizer, args.lr, share_done(step))
-        batch = haze_on_device({name: t.to(device) for name, t in batch.items()}, haze_generator, args.haze_levels)
+        batch = haze_on_device({name: t.to(device) for name, t in batch.items()}, haze_generator, args.haze_levels,
+                               args.device_synthesizers)
         losses = trainer.step(step, batch)
         average.update(trainer.model, step)
         step += 1
@@ -467,8 +469,10 @@ def parse_args(argv=None):
     parser.add_argument("--dim-share", type=float, default=0.0,
                         help="share of training samples exposed 1-4 stops darker as a whole, haze included (dim fog)")
     parser.add_argument("--patchy-share", type=float, default=0.0,
-                        help="share of samples hazed on the training device by the patchy synthesizer "
-                             "(dehaze.training.haze_patchy) instead of dehaze.training.haze on CPU workers")
+                        help="share of samples hazed on the training device by --device-synthesizers "
+                             "instead of dehaze.training.haze on CPU workers")
+    parser.add_argument("--device-synthesizers", nargs="+", choices=list(DEVICE_SYNTHESIZERS), default=["patchy"],
+                        help="synthesizers that haze the --patchy-share on the device, each sample by one drawn at random")
     parser.add_argument("--val", help="RESIDE-style folder of photos never trained on: export the best weights on it")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--adv-weight", type=float, default=0.001, help="weight of the WGAN-GP term; 0 disables it")
