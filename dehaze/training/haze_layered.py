@@ -41,16 +41,15 @@ meet them. `layered_haze_parts` returns the channels' maps.
 Written from the physics; no code was taken from other projects.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from ..gan import linear_to_srgb
 from .haze_patchy import (
-    GRAYSCALE_PROBABILITY, LEVEL_PROBABILITIES, MEAN_TRANSMISSION_RANGES, CameraSettings, PatchyHaze, camera,
-    checked_levels, draw_levels, luminance, per_sample, pixel_grid, random_camera_settings, scatter, uniform,
+    LEVEL_PROBABILITIES, MEAN_TRANSMISSION_RANGES, CameraSettings, PatchyHaze, drawn_batch, newton_scale, per_sample,
+    photographed, pixel_grid, uniform,
 )
 
 LINEAR_LUMINANCE = (0.2126, 0.7152, 0.0722)  # Rec. 709: the weights of linear R, G, B in luminance
@@ -100,34 +99,19 @@ def layered_haze_parts(clear: torch.Tensor, generator: Optional[torch.Generator]
                        camera_settings: Optional[CameraSettings] = None,
                        level_probabilities: Sequence[float] = LEVEL_PROBABILITIES) -> LayeredHaze:
     """`layered_haze` with its depth and per-channel transmission, for tests and inspection."""
-    clear, batch, device = clear.float(), clear.shape[0], clear.device
-    if levels is None:
-        levels = draw_levels(batch, level_probabilities, generator, device)
-    else:
-        levels = checked_levels(levels, batch)
-    if grayscale is None:
-        grayscale = uniform(0, 1, (batch,), generator, device) < GRAYSCALE_PROBABILITY
-    grayscale = torch.as_tensor(grayscale, device=device)
-    clear = torch.where(grayscale[:, None, None, None], luminance(clear).expand_as(clear), clear)
+    clear, levels, grayscale = drawn_batch(clear, generator, levels, grayscale, level_probabilities)
+    batch, device = clear.shape[0], clear.device
     depth = region_depth(clear, generator)
     angstrom = uniform(0, 1, (batch,), generator, device) * torch.tensor(
         [MAX_ANGSTROM[level] for level in levels], device=device)
     grey_extinction = grayscale | (uniform(0, 1, (batch,), generator, device) < GREY_EXTINCTION_PROBABILITY)
     angstrom = torch.where(grey_extinction, torch.zeros_like(angstrom), angstrom)  # grey in, grey out
     channels = scale_to_mean_transmission(depth, spectral_ratios(angstrom), levels, generator)
+    haze = photographed(clear, channels, layered_airlight(clear, depth, generator), levels, grayscale,
+                        camera_settings, generator)
     weights = torch.tensor(LINEAR_LUMINANCE, device=device)
-    transmission = torch.einsum("bchw,c->bhw", channels, weights)[:, None]
-    airlight = layered_airlight(clear, depth, generator)
-    airlight = torch.where(grayscale[:, None], airlight.mean(1, keepdim=True).expand_as(airlight), airlight)
-    hazy_light = scatter(clear, channels, airlight)
-    clean_hazy = linear_to_srgb(hazy_light)
-    settings = camera_settings.to(device) if camera_settings else random_camera_settings(batch, generator, device)
-    hazy = camera(hazy_light, settings, generator)
-    grey_hazy = torch.round(luminance(hazy) * 255) / 255  # one sensor channel: no colour noise, no JPEG chroma
-    hazy = torch.where(grayscale[:, None, None, None], grey_hazy.expand_as(hazy), hazy)
-    noise_sigma = (hazy - clean_hazy).flatten(1).std(dim=1)
-    haze = PatchyHaze(hazy, clean_hazy, clear, transmission, airlight, noise_sigma, levels, grayscale, settings)
-    return LayeredHaze(haze, depth, channels, angstrom)
+    transmission = torch.einsum("bchw,c->bhw", channels, weights)[:, None]  # the one map a single-t model aims for
+    return LayeredHaze(replace(haze, transmission=transmission), depth, channels, angstrom)
 
 
 def colour_features(images: torch.Tensor) -> torch.Tensor:
@@ -424,21 +408,14 @@ def scale_to_mean_transmission(depth: torch.Tensor, ratios: torch.Tensor, levels
     batch, device = depth.shape[0], depth.device
     low, high = (torch.tensor([MEAN_TRANSMISSION_RANGES[level][end] for level in levels], device=device)
                  for end in (0, 1))
-    target = low + (high - low) * torch.rand(batch, generator=generator, device=device)
-    ceiling = torch.tensor([MAX_OPTICAL_DEPTH[level] for level in levels], device=device)
-    weights = torch.tensor(LINEAR_LUMINANCE, device=device)[None, :, None]
-    scale = torch.zeros(batch, device=device)
+    target = (low + (high - low) * torch.rand(batch, generator=generator, device=device))[:, None]
+    ceiling = torch.tensor([MAX_OPTICAL_DEPTH[level] for level in levels], device=device)[:, None]
+    weights = torch.tensor(LINEAR_LUMINANCE, device=device)
+    scale = torch.zeros(batch, 1, device=device)
     for tau, iterations in ((F.avg_pool2d(depth, 4, ceil_mode=True), 12), (depth, 1)):
-        tau = ratios[:, :, None] * tau.flatten(1)[:, None]  # (B, 3, N)
-        for _ in range(iterations):
-            scaled = scale[:, None, None] * tau
-            transmission = torch.exp(-torch.minimum(scaled, ceiling[:, None, None]))
-            open_path = scaled < ceiling[:, None, None]
-            slope = (weights * tau * transmission * open_path).sum(1).mean(1)
-            excess = (weights * transmission).sum(1).mean(1) - target
-            scale = scale + excess.clamp(min=0) / slope.clamp(min=1e-12)
-    optical_depth = per_sample(scale) * ratios[:, :, None, None] * depth
-    return torch.exp(-torch.minimum(optical_depth, per_sample(ceiling)))
+        scale = newton_scale(ratios[:, :, None] * tau.flatten(2), target, ceiling, scale, iterations, weights)
+    optical_depth = per_sample(scale.view(batch)) * ratios[:, :, None, None] * depth
+    return torch.exp(-torch.minimum(optical_depth, per_sample(ceiling.view(batch))))
 
 
 def layered_airlight(clear: torch.Tensor, depth: torch.Tensor, generator) -> torch.Tensor:

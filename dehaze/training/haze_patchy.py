@@ -117,7 +117,18 @@ def patchy_haze(clear: torch.Tensor, generator: Optional[torch.Generator] = None
     `level_probabilities`), `grayscale` (B,) bool and `camera_settings` are drawn with
     `generator` unless given; the same generator state gives the same batch.
     """
-    clear, batch, device = clear.float(), clear.shape[0], clear.device  # 8-bit rounding needs float32's precision
+    clear, levels, grayscale = drawn_batch(clear, generator, levels, grayscale, level_probabilities)
+    optical_depth = scene_depth(clear, generator) * haze_density(clear, generator)
+    transmission = scale_to_mean_transmission(optical_depth, levels, generator)
+    return photographed(clear, transmission, scene_airlight(clear, generator), levels, grayscale, camera_settings,
+                        generator)
+
+
+def drawn_batch(clear: torch.Tensor, generator, levels: Optional[Sequence[str]], grayscale: Optional[torch.Tensor],
+                level_probabilities: Sequence[float]):
+    """The batch in float32 (8-bit rounding needs its precision), each sample's level and whether it is grey
+    (drawn with `generator` unless given, in that order), and the grey samples' photos made grey."""
+    clear, batch, device = clear.float(), clear.shape[0], clear.device
     if levels is None:
         levels = draw_levels(batch, level_probabilities, generator, device)
     else:
@@ -125,10 +136,14 @@ def patchy_haze(clear: torch.Tensor, generator: Optional[torch.Generator] = None
     if grayscale is None:
         grayscale = uniform(0, 1, (batch,), generator, device) < GRAYSCALE_PROBABILITY
     grayscale = torch.as_tensor(grayscale, device=device)
-    clear = torch.where(grayscale[:, None, None, None], luminance(clear).expand_as(clear), clear)
-    optical_depth = scene_depth(clear, generator) * haze_density(clear, generator)
-    transmission = scale_to_mean_transmission(optical_depth, levels, generator)
-    airlight = scene_airlight(clear, generator)
+    return torch.where(grayscale[:, None, None, None], luminance(clear).expand_as(clear), clear), levels, grayscale
+
+
+def photographed(clear: torch.Tensor, transmission: torch.Tensor, airlight: torch.Tensor, levels: List[str],
+                 grayscale: torch.Tensor, camera_settings: Optional[CameraSettings], generator) -> PatchyHaze:
+    """The haze of `clear` through `transmission` (one map, or one per channel) and `airlight`, as a camera
+    writes it (`camera_settings` drawn unless given); grey samples get a grey airlight and one sensor channel."""
+    batch, device = clear.shape[0], clear.device
     airlight = torch.where(grayscale[:, None], airlight.mean(1, keepdim=True).expand_as(airlight), airlight)
     hazy_light = scatter(clear, transmission, airlight)
     clean_hazy = linear_to_srgb(hazy_light)
@@ -308,24 +323,28 @@ def scale_to_mean_transmission(optical_depth: torch.Tensor, levels: List[str], g
     ceiling = torch.tensor([MAX_OPTICAL_DEPTH[level] for level in levels], device=device)[:, None]
     scale = torch.zeros(batch, 1, device=device)
     cells = F.avg_pool2d(optical_depth, 4, ceil_mode=True)
-    scale = newton_scale(cells.flatten(1), target, ceiling, scale, iterations=12)
-    scale = newton_scale(optical_depth.flatten(1), target, ceiling, scale, iterations=5)
+    scale = newton_scale(cells.flatten(2), target, ceiling, scale, iterations=12)
+    scale = newton_scale(optical_depth.flatten(2), target, ceiling, scale, iterations=5)
     return torch.exp(-(per_sample(scale.view(batch)) * optical_depth).clamp(max=per_sample(ceiling.view(batch))))
 
 
 def newton_scale(tau: torch.Tensor, target: torch.Tensor, ceiling: torch.Tensor, scale: torch.Tensor,
-                 iterations: int) -> torch.Tensor:
-    """Newton steps on k for mean(exp(-min(k tau, ceiling))) = target, rows of (B, N) tau; from below the root.
+                 iterations: int, channel_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Newton steps on k (B, 1) for mean(exp(-min(k tau, ceiling))) = target; from below the root.
 
-    The mean is convex and decreasing in k, so each tangent meets the target short of the root.
+    `tau` is (B, C, N): C channels (one for a grey haze) of N pixels, their transmissions
+    weighed by `channel_weights` (C,), summing to 1. The mean is convex and decreasing in
+    k, so each tangent meets the target short of the root.
     """
+    weights = (torch.ones(1, device=tau.device) if channel_weights is None else channel_weights)[None, :, None]
+    scale, target, ceiling = scale[:, :, None], target[:, :, None], ceiling[:, :, None]
     for _ in range(iterations):
         scaled = scale * tau
         transmission = torch.exp(-scaled.clamp(max=ceiling))
-        slope = (tau * transmission * (scaled < ceiling)).mean(1, keepdim=True)
-        excess = transmission.mean(1, keepdim=True) - target
+        slope = (weights * tau * transmission * (scaled < ceiling)).sum(1, keepdim=True).mean(2, keepdim=True)
+        excess = (weights * transmission).sum(1, keepdim=True).mean(2, keepdim=True) - target
         scale = scale + excess.clamp(min=0) / slope.clamp(min=1e-12)
-    return scale
+    return scale[:, :, 0]
 
 
 def scene_airlight(clear: torch.Tensor, generator) -> torch.Tensor:
