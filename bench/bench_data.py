@@ -7,9 +7,9 @@ Two paths, each timed for about `--seconds` in the same process, one after the o
 - cpu-haze: `SyntheticHazeDataset` as training used it, every sample hazed by
   `dehaze.training.haze` on the CPU (one photo at a time: scene depth, scattering,
   camera noise, JPEG), then cropped; the batch is moved to the device.
-- device-patchy, device-layered: the same dataset with `device_share=1`, which only
-  crops; the batch is moved to the device and hazed there, a batch at a time, by
-  `haze_patchy.patchy_haze` or `haze_layered.layered_haze`.
+- device-patchy, device-layered, device-geodesic: the same dataset with `device_share=1`,
+  which only crops; the batch is moved to the device and hazed there, a batch at a time,
+  by `haze_patchy.patchy_haze`, `haze_layered.layered_haze` or `haze_geodesic.geodesic_haze`.
 
 Both run in the main process (`num_workers=0`), so the figures are per CPU core for the
 loader's part; a training run adds `--workers` processes to the first path, while the
@@ -58,7 +58,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     dataset, rates = SyntheticHazeDataset(args.data, args.crop_size, length=10**6), {}
-    for name, synthesizers in (("cpu-haze", ()), ("device-patchy", ("patchy",)), ("device-layered", ("layered",))):
+    for name, synthesizers in (("cpu-haze", ()), ("device-patchy", ("patchy",)), ("device-layered", ("layered",)),
+                               ("device-geodesic", ("geodesic",))):
         dataset.device_share = 1.0 if synthesizers else 0.0
         rates[name] = samples_per_second(dataset, args.batch_size, args.seconds, device, synthesizers)
     print(f"device {device}, batch {args.batch_size}, crops {args.crop_size} px, {torch.get_num_threads()} threads")

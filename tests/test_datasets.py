@@ -4,6 +4,7 @@ import torch
 
 from dehaze.image_io import save_image
 from dehaze.training.datasets import PairedFolderDataset, SyntheticHazeDataset, haze_on_device
+from dehaze.training.haze_geodesic import geodesic_haze
 from dehaze.training.haze_layered import layered_haze
 
 
@@ -89,8 +90,9 @@ def test_device_synthesizers_each_haze_their_draw_of_the_samples(tmp_path, clear
     save_image(clear_photo, tmp_path / "photo.png")
     dataset = SyntheticHazeDataset(tmp_path, crop_size=64, length=8, scales=(200,), device_share=1.0)
     batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=8)))
-    layered = haze_on_device(batch, torch.Generator().manual_seed(0), synthesizers=("layered",))
-    assert layered["hazy"].equal(layered_haze(batch["clear"], torch.Generator().manual_seed(0)).hazy)
+    for name, synthesizer in (("layered", layered_haze), ("geodesic", geodesic_haze)):
+        hazed = haze_on_device(batch, torch.Generator().manual_seed(0), synthesizers=(name,))
+        assert hazed["hazy"].equal(synthesizer(batch["clear"], torch.Generator().manual_seed(0)).hazy)
     mixed = haze_on_device(batch, torch.Generator().manual_seed(0), synthesizers=("patchy", "layered"))
     assert (mixed["hazy"] != batch["clear"]).flatten(1).any(1).all()  # every sample hazed by one or the other
     with pytest.raises(ValueError, match="device synthesizers"):

@@ -15,13 +15,15 @@ from torch.utils.data import Dataset
 from ..dcp import dehaze_dcp
 from ..image_io import ImageError, fit_within, load_image, resize
 from .haze import DIM_STOPS, LEVEL_PROBABILITIES, darker_exposure, random_haze, sky_mask
+from .haze_geodesic import geodesic_haze
 from .haze_layered import layered_haze
 from .haze_patchy import PatchyHaze, patchy_haze
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 CLEAR_FOLDER_NAMES = ("clear", "gt", "GT")
 TRAINING_SCALES = (384, 512, 640)  # longer sides of the copies training crops come from
-DEVICE_SYNTHESIZERS = {"patchy": patchy_haze, "layered": layered_haze}  # batched in torch, for `haze_on_device`
+DEVICE_SYNTHESIZERS = {"patchy": patchy_haze, "layered": layered_haze,
+                       "geodesic": geodesic_haze}  # batched in torch, for `haze_on_device`
 HAZED_MAPS = ("hazy", "clear", "clean_hazy", "transmission", "airlight", "noise", "dcp")  # what they write
 
 
@@ -95,9 +97,9 @@ class SyntheticHazeDataset(Dataset):
     `dim_share` are exposed darker as a whole, haze included, for dim fog (`random_haze`'s
     `exposure`). A `device_share` of the samples are left clear, the crop alone, marked
     `on_device` for `haze_on_device` to haze on the training device with the synthesizers
-    written in torch (`haze_patchy`, `haze_layered`): synthesizers written apart, so the model
-    learns haze rather than one program's way of drawing it, and a GPU makes that share of
-    the haze itself.
+    written in torch (`haze_patchy`, `haze_layered`, `haze_geodesic`): synthesizers written
+    apart, so the model learns haze rather than one program's way of drawing it, and a GPU
+    makes that share of the haze itself.
     """
 
     def __init__(self, clear_folder, crop_size=128, length=100_000, scales=TRAINING_SCALES, depth_folder=None, seed=0,
