@@ -2,7 +2,7 @@
 
     python bench/bench_data.py --data data/train/clear [--batch-size 8] [--crop-size 256] [--seconds 20] [--device cuda]
 
-Two paths, each timed for about `--seconds` in the same process, one after the other:
+Four paths, each timed for about `--seconds` in the same process, one after the other:
 
 - cpu-haze: `SyntheticHazeDataset` as training used it, every sample hazed by
   `dehaze.training.haze` on the CPU (one photo at a time: scene depth, scattering,
@@ -11,9 +11,9 @@ Two paths, each timed for about `--seconds` in the same process, one after the o
   which only crops; the batch is moved to the device and hazed there, a batch at a time,
   by `haze_patchy.patchy_haze`, `haze_layered.layered_haze` or `haze_geodesic.geodesic_haze`.
 
-Both run in the main process (`num_workers=0`), so the figures are per CPU core for the
+All run in the main process (`num_workers=0`), so the figures are per CPU core for the
 loader's part; a training run adds `--workers` processes to the first path, while the
-second leaves the cores to cropping. The ratios are what count: on a GPU the device paths'
+device paths leave the cores to cropping. The ratios are what count: on a GPU the device paths'
 haze costs the device little, and the CPU only crops.
 """
 
