@@ -12,6 +12,7 @@ from tqdm import tqdm
 from .image_io import ImageError, load_image, save_image
 from .pipeline import METHODS, WORKING_SIZE, dehaze_same_size
 from .video import VIDEO_SUFFIXES, dehaze_video, is_video
+from .weights import MODEL_FILES, load_model
 
 
 def expand_inputs(patterns) -> tuple:
@@ -91,6 +92,12 @@ def main(argv=None):
         parser.error("method gan has no transmission map")
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
+    if args.method in MODEL_FILES:
+        try:
+            load_model(args.method)  # once, before any input: a file this version cannot build fails every one alike
+        except (OSError, ValueError) as error:
+            print(f"error: cannot load the {args.method} weights: {error}", file=sys.stderr)
+            return 2
 
     files, unmatched = expand_inputs(args.inputs)
     kinds = {path: media_kind(path) for path in files}

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from .gan import ResnetGenerator, ScatteringGenerator
@@ -76,16 +77,26 @@ def weights_path(name: str) -> Path:
     )
 
 
-def model_class(name: str, metadata: dict):
-    """The class of model `name` that a file's metadata describes: generators name their architecture
+def architecture(name: str, metadata: dict) -> str:
+    """The architecture of model `name` that a file's metadata describes: generators name theirs
     ("scattering"); files written before there were two are ResNet generators."""
-    return MODEL_CLASSES[metadata.get("architecture", "resnet" if name == "gan" else name)]
+    return metadata.get("architecture", "resnet" if name == "gan" else name)
 
 
 def load_model_file(name: str, path) -> torch.nn.Module:
-    metadata = read_metadata(path)
-    model = model_class(name, metadata)(**json.loads(metadata.get("config", "{}")))
-    model.load_state_dict(load_file(str(path)))
+    """Rebuild model `name` from a weights file; a file this version cannot build raises a ValueError saying why."""
+    try:
+        metadata = read_metadata(path)
+    except SafetensorError as error:
+        raise ValueError(f"{path} is not a safetensors weights file ({error})") from None
+    kind = architecture(name, metadata)
+    if kind not in MODEL_CLASSES:
+        raise ValueError(f"{path} holds a {kind!r} model; this version builds {', '.join(MODEL_CLASSES)}")
+    try:
+        model = MODEL_CLASSES[kind](**json.loads(metadata.get("config", "{}")))
+        model.load_state_dict(load_file(str(path)))
+    except (TypeError, RuntimeError) as error:
+        raise ValueError(f"{path} was written for another version of the {kind} model: {error}") from None
     return model.eval().requires_grad_(False)
 
 

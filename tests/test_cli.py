@@ -40,6 +40,14 @@ def test_strength_zero_writes_the_input_and_bad_strength_is_refused(tmp_path, ca
     assert refused.value.code == 2 and "--strength must be between 0 and 1" in capsys.readouterr().err
 
 
+def test_a_generator_file_that_cannot_be_built_is_one_clear_error(tmp_path, capsys, monkeypatch):
+    (tmp_path / "broken.safetensors").write_text("not weights")
+    monkeypatch.setenv("DEHAZE_GENERATOR", str(tmp_path / "broken.safetensors"))
+    assert main([str(HAZY[0]), "-o", str(tmp_path / "out.png")]) == 2
+    assert "error: cannot load the gan weights" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_outputs_never_overwrite_each_other_and_a_folder_takes_one_output(tmp_path, capsys):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()

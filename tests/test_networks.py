@@ -258,6 +258,29 @@ def test_reconfigure_changes_only_settings_no_weight_depends_on(tmp_path):
         reconfigure(tmp_path / "trained.safetensors", tmp_path / "wider.safetensors", ngf=16)
 
 
+def test_a_weights_file_this_version_cannot_build_says_why(tmp_path):
+    """Not safetensors, an unknown architecture, a setting or tensors of another version: a ValueError naming the file."""
+    from safetensors.torch import save_file
+
+    from dehaze.weights import load_model_file, save_weights
+
+    (tmp_path / "text.safetensors").write_text("not weights")
+    save_weights(ScatteringGenerator(ngf=8, n_blocks=1), tmp_path / "unknown.safetensors", {}, architecture="diffusion")
+    save_weights(ScatteringGenerator(ngf=8, n_blocks=1), tmp_path / "setting.safetensors",
+                 {"ngf": 8, "n_blocks": 1, "grey_share": 0.5}, architecture="scattering")
+    save_weights(ScatteringGenerator(ngf=8, n_blocks=1), tmp_path / "narrow.safetensors", {"ngf": 16, "n_blocks": 1},
+                 architecture="scattering")
+    save_file({"weight": torch.zeros(1)}, str(tmp_path / "tensors.safetensors"), metadata={"architecture": "scattering"})
+    reasons = {"text": "not a safetensors", "unknown": "'diffusion' model", "setting": "grey_share",
+               "narrow": "size mismatch", "tensors": "Missing key"}
+    for stem, reason in reasons.items():
+        with pytest.raises(ValueError, match=reason) as error:
+            load_model_file("gan", tmp_path / f"{stem}.safetensors")
+        assert f"{stem}.safetensors" in str(error.value)
+    with pytest.raises(FileNotFoundError):
+        load_model_file("gan", tmp_path / "missing.safetensors")
+
+
 def test_transmission_loss_weighs_ratios_and_only_where_t_is_known():
     from dehaze.training.losses import transmission_loss
 
