@@ -11,6 +11,7 @@ from dehaze.training.haze_patchy import (
     patchy_haze, scene_depth,
 )
 
+
 def landscape(batch=4, height=64, width=64, device="cpu"):
     """Pale sky over the top third, textured green ground below with a dark post: a small photo in sRGB."""
     generator = torch.Generator().manual_seed(0)

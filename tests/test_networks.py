@@ -264,12 +264,12 @@ def test_a_weights_file_this_version_cannot_build_says_why(tmp_path):
 
     from dehaze.weights import load_model_file, save_weights
 
+    small = ScatteringGenerator(ngf=8, n_blocks=1)
     (tmp_path / "text.safetensors").write_text("not weights")
-    save_weights(ScatteringGenerator(ngf=8, n_blocks=1), tmp_path / "unknown.safetensors", {}, architecture="diffusion")
-    save_weights(ScatteringGenerator(ngf=8, n_blocks=1), tmp_path / "setting.safetensors",
-                 {"ngf": 8, "n_blocks": 1, "grey_share": 0.5}, architecture="scattering")
-    save_weights(ScatteringGenerator(ngf=8, n_blocks=1), tmp_path / "narrow.safetensors", {"ngf": 16, "n_blocks": 1},
+    save_weights(small, tmp_path / "unknown.safetensors", {}, architecture="diffusion")
+    save_weights(small, tmp_path / "setting.safetensors", {"ngf": 8, "n_blocks": 1, "grey_share": 0.5},
                  architecture="scattering")
+    save_weights(small, tmp_path / "narrow.safetensors", {"ngf": 16, "n_blocks": 1}, architecture="scattering")
     save_file({"weight": torch.zeros(1)}, str(tmp_path / "tensors.safetensors"), metadata={"architecture": "scattering"})
     reasons = {"text": "not a safetensors", "unknown": "'diffusion' model", "setting": "grey_share",
                "narrow": "size mismatch", "tensors": "Missing key"}
